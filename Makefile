@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`.
+# Both work on a fresh Debian machine as root: they install the Debian
+# packages the project needs, create .venv and install the project into it.
+VENV := .venv
+PY := $(VENV)/bin/python
+DEBS := sane-utils qpdf
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test deps clean
+
+demo: $(STAMP)
+	$(PY) -m agent.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): setup.py deps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,99 @@
+"""AgentConfig: the agent's home directory and its settings file.
+
+Layout of the home directory (default ~/.local/share/motcua, or $MOTCUA_HOME):
+  config.json       hub URL, device id, pinned hub key, site, agency code, settings
+  device_key.pem    the device's Ed25519 private key (mode 0600)
+  outbox.db         the SQLite outbox
+  blobs/            content-addressed payload objects
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync_protocol.castore import write_file_atomic
+
+from .errors import NotInitialised, StorageError
+
+
+def default_home() -> Path:
+    env = os.environ.get("MOTCUA_HOME")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "motcua"
+
+
+@dataclass
+class AgentSettings:
+    """Tunable settings with embedded defaults."""
+
+    #: bytes per tus PATCH
+    chunk_size: int = 256 * 1024
+    #: keep local payload this long after a verified receipt (0 = purge at once: minimum data)
+    retention_hours: int = 0
+    #: seconds between sync passes when the queue is idle
+    idle_interval: int = 30
+    #: backoff cap, seconds
+    max_backoff: int = 300
+    #: HTTP timeout, seconds
+    timeout: int = 30
+
+
+@dataclass
+class AgentConfig:
+    home: Path
+    hub_url: str = ""
+    device_id: str = ""
+    site: str = ""
+    agency_code: str = ""
+    code_block: int = 0
+    hub_public_key: str = ""
+    hub_key_id: str = ""
+    settings: AgentSettings = field(default_factory=AgentSettings)
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.json"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "device_key.pem"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "outbox.db"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def enrolled(self) -> bool:
+        return bool(self.device_id and self.hub_public_key)
+
+    @classmethod
+    def load(cls, home: Path) -> "AgentConfig":
+        path = home / "config.json"
+        if not path.exists():
+            return cls(home=home)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+            settings = AgentSettings(**data.pop("settings", {}))
+            return cls(home=home, settings=settings, **data)
+        except (ValueError, TypeError) as exc:
+            raise StorageError(f"Tệp cấu hình {path} bị hỏng.", f"Config file {path} is damaged: {exc}",
+                               "Khôi phục từ bản sao lưu hoặc đăng ký lại / restore it or enrol again") from exc
+
+    def save(self) -> None:
+        data = asdict(self)
+        data.pop("home")
+        write_file_atomic(self.config_path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"), mode=0o600)
+
+    def require_enrolled(self) -> "AgentConfig":
+        if not self.enrolled:
+            raise NotInitialised(str(self.home))
+        return self

@@ -1,0 +1,70 @@
+"""`motcua run`: sync forever, backing off with full jitter while the hub is away.
+
+The retry policy is composed from tenacity's named pieces: retry while a pass
+was incomplete, wait `random(0, min(cap, 2 * 2**n))` (exponential, full jitter,
+capped at `max_backoff`), never stop. A clean pass resets the backoff and the
+loop idles for `idle_interval`. A revoked device stops the loop with its reason.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
+
+from .context import AgentContext
+from .seal import seal_all
+from .sync import SyncReport, sync_once
+
+log = logging.getLogger("motcua.agent.runner")
+
+
+class PassIncomplete(Exception):
+    """A sync pass left deliverable dossiers behind (link down, hub busy)."""
+
+    def __init__(self, report: SyncReport):
+        super().__init__(report.unreachable or f"{len(report.failed)} dossier(s) not delivered")
+        self.report = report
+
+
+class StopRequested(Exception):
+    pass
+
+
+def backoff_policy(max_backoff: int) -> wait_random_exponential:
+    return wait_random_exponential(multiplier=2, max=max_backoff)
+
+
+def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool = True) -> None:
+    """Loop until `stop` is set. Raises DeviceNotAuthorised if the hub refuses this device."""
+    settings = ctx.config.settings
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise StopRequested()
+
+    def one_pass() -> SyncReport:
+        if seal_captured:
+            seal_all(ctx)
+        report = sync_once(ctx)
+        if not report.complete:
+            raise PassIncomplete(report)
+        return report
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(PassIncomplete),
+        wait=backoff_policy(settings.max_backoff),
+        stop=stop_never,
+        sleep=sleep,
+        before_sleep=lambda rs: log.info("sync_retry attempt=%d wait=%.1fs reason=%s", rs.attempt_number,
+                                         rs.next_action.sleep if rs.next_action else 0, rs.outcome.exception()),
+        reraise=True,
+    )
+    try:
+        while not stop.is_set():
+            report = retrying(one_pass)
+            if report.committed or report.rejected:
+                log.info("sync_pass committed=%d rejected=%d", len(report.committed), len(report.rejected))
+            sleep(settings.idle_interval)
+    except StopRequested:
+        log.info("runner_stopped")

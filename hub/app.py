@@ -1,0 +1,181 @@
+"""The hub's HTTP API (FastAPI). OpenAPI schema at /openapi.json.
+
+Device endpoints are authenticated by the request signature (see
+sync_protocol.request_signing). Every error is JSON:
+`{"error": code, "reason": English, "reason_vi": Vietnamese}`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from sync_protocol import PROTOCOL_VERSION
+from sync_protocol.tus_client import TUS_VERSION, decode_metadata
+
+from . import commits, enrolment, uploads
+from .auth import Device, authenticate
+from .config import HubConfig
+from .errors import BadRequest, HubError, NotFound, TooLarge
+from .state import HubState
+
+log = logging.getLogger("motcua.hub.app")
+TUS_EXTENSIONS = "creation,checksum,termination,expiration"
+MAX_JSON_BODY = 1024 * 1024
+
+
+class EnrolRequest(BaseModel):
+    token: str = Field(max_length=200)
+    public_key: str = Field(max_length=100)
+    device_name: str = Field(default="desk", max_length=80)
+    site: str | None = Field(default=None, max_length=200, description="Site the desk expects the token to be for")
+
+
+def create_app(config: HubConfig) -> FastAPI:
+    state = HubState.open(config)
+    app = FastAPI(title="motcua hub", version="0.1.0",
+                  description="Provincial receiver for dossiers sealed by motcua desk agents.")
+    app.state.hub = state
+
+    @app.exception_handler(HubError)
+    async def hub_error(_: Request, exc: HubError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION, **exc.headers})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(BadRequest(f"invalid request: {fields}", f"Yêu cầu không hợp lệ: {fields}").to_json(),
+                            status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal_error type=%s", type(exc).__name__)
+        return JSONResponse({"error": "internal", "reason": "internal hub error; it was logged",
+                             "reason_vi": "Lỗi nội bộ tại trung tâm; đã ghi nhật ký"}, status_code=500)
+
+    async def read_body(request: Request, limit: int) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise TooLarge(f"request body of {declared} bytes exceeds {limit}", f"Nội dung yêu cầu vượt quá {limit} byte")
+        chunks, size = [], 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise TooLarge(f"request body exceeds {limit} bytes", f"Nội dung yêu cầu vượt quá {limit} byte")
+            chunks.append(part)
+        return b"".join(chunks)
+
+    async def as_device(request: Request, limit: int, handler: Callable[[Device, bytes], Any]) -> Any:
+        """Read the body, authenticate the device, run the handler in the thread pool."""
+        body = await read_body(request, limit)
+        device = await run_in_threadpool(authenticate, state, request, body)
+        return await run_in_threadpool(handler, device, body)
+
+    def require_tus(request: Request) -> None:
+        if request.headers.get("tus-resumable") != TUS_VERSION:
+            raise HubError(f"Tus-Resumable: {TUS_VERSION} is required", f"Cần tiêu đề Tus-Resumable: {TUS_VERSION}",
+                           code="tus_version", headers={"Tus-Version": TUS_VERSION})
+
+    def tus_headers(**extra: str) -> dict[str, str]:
+        return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
+
+    @app.get("/v1/hello", summary="Protocol version, hub key and time (unauthenticated probe)")
+    def hello() -> dict[str, Any]:
+        return {"service": "motcua-hub", "protocol": PROTOCOL_VERSION, "hub_key_id": state.hub_key_id,
+                "hub_public_key": state.hub_public_key, "time": int(time.time())}
+
+    @app.post("/v1/enrol", status_code=201, summary="Exchange a one-time token for a device identity")
+    def enrol(req: EnrolRequest) -> dict[str, Any]:
+        result = enrolment.enrol_device(state, req.token, req.public_key, req.device_name, req.site)
+        log.info("device_enrolled device=%s", result.device_id)
+        return result.to_json(state)
+
+    @app.options("/v1/uploads", status_code=204, summary="tus capabilities")
+    def tus_options() -> Response:
+        return Response(status_code=204, headers={
+            "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Max-Size": str(config.max_upload_bytes), "Tus-Checksum-Algorithm": "sha1"})
+
+    @app.post("/v1/uploads", status_code=201, summary="tus creation: start an upload")
+    async def tus_create(request: Request) -> Response:
+        require_tus(request)
+        length_header = request.headers.get("upload-length", "")
+        if not length_header.isdigit():
+            raise BadRequest("Upload-Length header is required (bytes)", "Thiếu tiêu đề Upload-Length")
+        try:
+            metadata = decode_metadata(request.headers.get("upload-metadata", ""))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"Upload-Metadata is malformed: {exc}", "Upload-Metadata không hợp lệ") from exc
+
+        def create(device: Device, _: bytes) -> str:
+            return uploads.create_upload(state, device, int(length_header), metadata)
+
+        upload_id = await as_device(request, 0, create)
+        return Response(status_code=201, headers=tus_headers(Location=f"/v1/uploads/{upload_id}", **{"Upload-Offset": "0"}))
+
+    @app.head("/v1/uploads/{upload_id}", summary="tus: durable offset of an upload")
+    async def tus_head(upload_id: str, request: Request) -> Response:
+        require_tus(request)
+        row = await as_device(request, 0, lambda device, _: uploads.get_upload(state, device, upload_id))
+        return Response(status_code=200, headers=tus_headers(**{"Upload-Offset": str(row["offset"]),
+                                                                  "Upload-Length": str(row["length"])}))
+
+    @app.patch("/v1/uploads/{upload_id}", status_code=204, summary="tus: append a chunk at Upload-Offset")
+    async def tus_patch(upload_id: str, request: Request) -> Response:
+        require_tus(request)
+        if request.headers.get("content-type") != "application/offset+octet-stream":
+            raise HubError("Content-Type must be application/offset+octet-stream",
+                           "Content-Type phải là application/offset+octet-stream", code="content_type")
+        offset_header = request.headers.get("upload-offset", "")
+        if not offset_header.isdigit():
+            raise BadRequest("Upload-Offset header is required", "Thiếu tiêu đề Upload-Offset")
+
+        def append(device: Device, body: bytes) -> int:
+            return uploads.append_chunk(state, device, upload_id, int(offset_header), body,
+                                        request.headers.get("upload-checksum"))
+
+        new_offset = await as_device(request, config.max_chunk_bytes, append)
+        return Response(status_code=204, headers=tus_headers(**{"Upload-Offset": str(new_offset)}))
+
+    @app.delete("/v1/uploads/{upload_id}", status_code=204, summary="tus termination")
+    async def tus_delete(upload_id: str, request: Request) -> Response:
+        require_tus(request)
+        await as_device(request, 0, lambda device, _: uploads.terminate_upload(state, device, upload_id))
+        return Response(status_code=204, headers=tus_headers())
+
+    @app.head("/v1/objects/{sha256}", summary="Does the hub already hold this object from this device?")
+    async def object_exists(sha256: str, request: Request) -> Response:
+        if len(sha256) != 64:
+            raise BadRequest("object address must be 64 hex digits", "Địa chỉ đối tượng phải có 64 chữ số hex")
+        found = await as_device(request, 0, lambda device, _: uploads.object_owned(state, device, sha256, verify=False))
+        if found is None:
+            raise NotFound("object not held", "Trung tâm chưa có tệp này")
+        return Response(status_code=200, headers={"Content-Length": str(found["size"])})
+
+    @app.post("/v1/commits", summary="Commit a signed manifest; returns the hub's signed receipt")
+    async def commit(request: Request) -> JSONResponse:
+        def run(device: Device, body: bytes) -> tuple[dict[str, Any], bool]:
+            try:
+                parsed = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
+            return commits.commit_manifest(state, device, parsed)
+
+        receipt, created = await as_device(request, MAX_JSON_BODY, run)
+        return JSONResponse(receipt, status_code=201 if created else 200)
+
+    @app.get("/v1/dossiers/{dossier_id}", summary="Status of a dossier as the hub sees it")
+    async def dossier(dossier_id: str, request: Request) -> dict[str, Any]:
+        found = await as_device(request, 0, lambda device, _: commits.dossier_status(state, device, dossier_id))
+        if found is None:
+            raise NotFound("the hub has no such dossier for this site", "Trung tâm chưa có hồ sơ này của điểm tiếp nhận")
+        return found
+
+    return app

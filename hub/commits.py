@@ -1,0 +1,168 @@
+"""Commit a signed manifest: verify, extend the device's hash chain, store, sign a receipt.
+
+Checks, in order (the first failure is the answer):
+  1. the envelope and manifest are well-formed (400);
+  2. the manifest names the authenticated device (403) and its signature verifies (422);
+  3. the same dossier version already committed: same manifest -> the same receipt
+     (idempotent replay), a different manifest -> 409;
+  4. the hash chain: a different manifest already holds this sequence number,
+     or the neighbours' links disagree -> 409 (fork). Gaps are allowed — dossiers
+     may arrive out of order by priority — and are reported by `chain_gaps`;
+  5. every payload object was uploaded by this device and re-hashes to its
+     address with the declared size (422).
+All writes happen in one transaction together with the hub sequence number.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from typing import Any
+
+from sync_protocol.canonical import canonical_json
+from sync_protocol.errors import InvalidDocument, SignatureInvalid
+from sync_protocol.manifest import Manifest, open_manifest
+from sync_protocol.receipt import Receipt, sign_receipt
+from sync_protocol.signed_document import Envelope
+
+from .auth import Device
+from .db import transaction
+from .errors import BadRequest, Conflict, Forbidden, Unprocessable
+from .state import HubState
+from .uploads import object_owned
+
+log = logging.getLogger("motcua.hub.commits")
+
+#: national portal status codes (see DESIGN.md); a committed dossier starts as 1 (new)
+STATUS_NAMES = {
+    1: ("new", "Mới tiếp nhận"),
+    2: ("accepted", "Đã tiếp nhận"),
+    3: ("not_accepted", "Không tiếp nhận"),
+    4: ("processing", "Đang xử lý"),
+    5: ("supplement_requested", "Yêu cầu bổ sung"),
+    6: ("fees_requested", "Yêu cầu thực hiện nghĩa vụ tài chính"),
+    7: ("withdrawn", "Công dân xin rút"),
+    8: ("stopped", "Dừng xử lý"),
+    9: ("decided", "Đã xử lý xong"),
+    10: ("returned", "Đã trả kết quả"),
+}
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def parse_envelope(body: Any) -> tuple[Envelope, Manifest]:
+    try:
+        envelope = Envelope.from_dict(body)
+        manifest = Manifest.from_dict(envelope.document)
+    except InvalidDocument as exc:
+        raise BadRequest(f"invalid manifest: {exc}", f"Bản kê khai không hợp lệ: {exc}", code="invalid_manifest") from exc
+    return envelope, manifest
+
+
+def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[str, Any], bool]:
+    """Commit; return (signed receipt envelope as dict, created?)."""
+    envelope, manifest = parse_envelope(body)
+    if manifest.device_id != device.device_id:
+        raise Forbidden("manifest claims another device's id", "Bản kê khai ghi mã thiết bị khác", code="device_mismatch")
+    try:
+        open_manifest(envelope, device.public_key)
+    except SignatureInvalid as exc:
+        raise Unprocessable(f"manifest signature is invalid: {exc}", "Chữ ký bản kê khai không hợp lệ",
+                            code="manifest_signature_invalid") from exc
+    manifest_hash = manifest.hash
+    existing = _existing(state.conn, manifest)
+    if existing is not None:
+        return _replay(existing, manifest_hash), False
+    for obj in manifest.objects:
+        found = object_owned(state, device, obj.sha256)
+        if found is None:
+            raise Unprocessable(f"object {obj.name} ({obj.sha256[:12]}…) has not been uploaded or is corrupt; upload it again",
+                                f"Tệp {obj.name} chưa được tải lên hoặc bị hỏng; hãy tải lại", code="object_missing")
+        if found["size"] != obj.size:
+            raise Unprocessable(f"object {obj.name} is {found['size']} bytes, manifest says {obj.size}",
+                                f"Tệp {obj.name} có {found['size']} byte, bản kê khai ghi {obj.size}", code="object_size_mismatch")
+    try:
+        with transaction(state.conn) as conn:
+            existing = _existing(conn, manifest)
+            if existing is not None:  # a concurrent request won the race
+                return _replay(existing, manifest_hash), False
+            _extend_chain(conn, manifest, manifest_hash)
+            hub_sequence = conn.execute("SELECT COALESCE(MAX(hub_sequence), 0) + 1 FROM dossiers").fetchone()[0]
+            receipt = Receipt(
+                manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
+                device_id=device.device_id, hub_sequence=hub_sequence, received_at=_utc(time.time()),
+                hub_key_id=state.hub_key_id,
+            )
+            signed = sign_receipt(receipt, state.hub_key).to_dict()
+            conn.execute(
+                "INSERT INTO dossiers(dossier_id, dossier_version, manifest_hash, device_id, site, dossier_code,"
+                " procedure_code, channel, status, received_at, hub_sequence, signed_manifest, receipt)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (manifest.dossier_id, manifest.dossier_version, manifest_hash, device.device_id, device.site,
+                 manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
+                 hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
+            )
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(f"commit conflicts with stored data: {exc}", "Xung đột với dữ liệu đã lưu") from exc
+    log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,
+             manifest.sequence, hub_sequence)
+    return signed, True
+
+
+def _existing(conn: sqlite3.Connection, manifest: Manifest) -> sqlite3.Row | None:
+    return conn.execute("SELECT manifest_hash, receipt FROM dossiers WHERE dossier_id=? AND dossier_version=?",
+                        (manifest.dossier_id, manifest.dossier_version)).fetchone()
+
+
+def _replay(existing: sqlite3.Row, manifest_hash: str) -> dict[str, Any]:
+    if existing["manifest_hash"] != manifest_hash:
+        raise Conflict("this dossier version was already committed with a different manifest",
+                       "Phiên bản hồ sơ này đã được nhận với một bản kê khai khác", code="dossier_conflict")
+    return json.loads(existing["receipt"])
+
+
+def _extend_chain(conn: sqlite3.Connection, manifest: Manifest, manifest_hash: str) -> None:
+    here = conn.execute("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
+                        (manifest.device_id, manifest.sequence)).fetchone()
+    if here is not None and here["manifest_hash"] != manifest_hash:
+        raise Conflict(f"hash chain fork: sequence {manifest.sequence} already holds another manifest",
+                       f"Chuỗi băm bị rẽ nhánh tại số thứ tự {manifest.sequence}", code="chain_fork")
+    before = conn.execute("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
+                          (manifest.device_id, manifest.sequence - 1)).fetchone()
+    if before is not None and before["manifest_hash"] != manifest.previous_manifest_hash:
+        raise Conflict(f"hash chain fork: previous_manifest_hash does not match sequence {manifest.sequence - 1}",
+                       "Chuỗi băm không khớp với bản kê khai trước", code="chain_fork")
+    after = conn.execute("SELECT previous_manifest_hash FROM chain WHERE device_id=? AND sequence=?",
+                         (manifest.device_id, manifest.sequence + 1)).fetchone()
+    if after is not None and after["previous_manifest_hash"] != manifest_hash:
+        raise Conflict(f"hash chain fork: sequence {manifest.sequence + 1} points to another manifest",
+                       "Chuỗi băm không khớp với bản kê khai sau", code="chain_fork")
+    if here is None:
+        conn.execute("INSERT INTO chain(device_id, sequence, manifest_hash, previous_manifest_hash) VALUES (?,?,?,?)",
+                     (manifest.device_id, manifest.sequence, manifest_hash, manifest.previous_manifest_hash))
+
+
+def chain_gaps(state: HubState, device_id: str) -> list[int]:
+    """Sequence numbers missing below the device's highest committed one."""
+    seqs = [r[0] for r in state.conn.execute("SELECT sequence FROM chain WHERE device_id=? ORDER BY sequence", (device_id,))]
+    present = set(seqs)
+    return [n for n in range(1, (seqs[-1] if seqs else 0) + 1) if n not in present]
+
+
+def dossier_status(state: HubState, device: Device, dossier_id: str) -> dict[str, Any] | None:
+    row = state.conn.execute(
+        "SELECT * FROM dossiers WHERE dossier_id=? AND site=? ORDER BY dossier_version DESC LIMIT 1",
+        (dossier_id, device.site),
+    ).fetchone()
+    if row is None:
+        return None
+    name, name_vi = STATUS_NAMES[row["status"]]
+    return {
+        "dossier_id": row["dossier_id"], "dossier_version": row["dossier_version"], "dossier_code": row["dossier_code"],
+        "procedure_code": row["procedure_code"], "status": row["status"], "status_name": name,
+        "status_name_vi": name_vi, "received_at": row["received_at"], "hub_sequence": row["hub_sequence"],
+        "manifest_hash": row["manifest_hash"],
+    }

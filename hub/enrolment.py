@@ -1,0 +1,143 @@
+"""Enrolment: one-time tokens made by the admin, exchanged by a device for its identity.
+
+A token is single use, expires (24 h by default) and is bound to a site and
+agency code. Only its sha256 is stored, so a copy of the database does not
+leak usable tokens. Each device gets a code block (0-9) within its agency: the
+4-digit daily dossier number is `block * 1000 + n`, so two devices of one
+agency never produce the same dossier code while offline.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sync_protocol.errors import InvalidDocument
+from sync_protocol.keys import key_id, public_key_from_text
+
+from .db import transaction
+from .errors import BadRequest, Conflict, Unauthorized
+from .state import HubState
+
+AGENCY_CODE = re.compile(r"^[0-9A-Z.]{1,32}$")
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(state: HubState, site: str, agency_code: str, ttl_seconds: int | None = None) -> str:
+    """Make a one-time enrolment token for a device at `site`."""
+    if not site.strip():
+        raise BadRequest("site must not be empty", "Tên điểm tiếp nhận không được để trống")
+    if not AGENCY_CODE.match(agency_code):
+        raise BadRequest(
+            f"agency code {agency_code!r} is not like 000.00.01.H29",
+            f"Mã cơ quan {agency_code!r} không đúng dạng 000.00.01.H29",
+        )
+    token = "mct_" + secrets.token_urlsafe(24)
+    now = state.now()
+    ttl = state.config.token_ttl_seconds if ttl_seconds is None else ttl_seconds
+    with transaction(state.conn) as conn:
+        conn.execute(
+            "INSERT INTO tokens(token_hash, site, agency_code, created_at, expires_at) VALUES (?,?,?,?,?)",
+            (_hash_token(token), site.strip(), agency_code, now, now + ttl),
+        )
+    return token
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device_id: str
+    site: str
+    agency_code: str
+    code_block: int
+
+    def to_json(self, state: HubState) -> dict[str, Any]:
+        return {
+            "device_id": self.device_id,
+            "site": self.site,
+            "agency_code": self.agency_code,
+            "code_block": self.code_block,
+            "hub_public_key": state.hub_public_key,
+            "hub_key_id": state.hub_key_id,
+        }
+
+
+def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
+                 expected_site: str | None = None) -> Enrolment:
+    """Spend a token: register the device key and return its identity."""
+    try:
+        key = public_key_from_text(public_key)
+    except (InvalidDocument, ValueError) as exc:
+        raise BadRequest("public_key is not an Ed25519 public key", "Khoá công khai không hợp lệ") from exc
+    name = (device_name or "").strip()[:80] or "desk"
+    now = state.now()
+    with transaction(state.conn) as conn:
+        row = conn.execute("SELECT * FROM tokens WHERE token_hash=?", (_hash_token(token),)).fetchone()
+        if row is None:
+            raise Unauthorized(
+                "unknown enrolment token; ask the hub administrator for a new one (motcua hub token)",
+                "Mã đăng ký không tồn tại; đề nghị quản trị viên cấp mã mới",
+                code="token_unknown",
+            )
+        if row["used_at"] is not None:
+            raise Unauthorized(
+                "this enrolment token was already used; each token enrols one device — ask for a new one",
+                "Mã đăng ký đã được sử dụng; mỗi mã chỉ dùng cho một máy — đề nghị cấp mã mới",
+                code="token_used",
+            )
+        if row["expires_at"] < now:
+            raise Unauthorized(
+                "this enrolment token has expired; ask the hub administrator for a new one",
+                "Mã đăng ký đã hết hạn; đề nghị quản trị viên cấp mã mới",
+                code="token_expired",
+            )
+        if expected_site is not None and expected_site.strip().casefold() != row["site"].casefold():
+            # Checked before the token is spent, so a typo does not burn it.
+            raise Unauthorized(
+                f"this token is for site {row['site']!r}, not {expected_site.strip()!r}",
+                f"Mã đăng ký dành cho điểm {row['site']!r}, không phải {expected_site.strip()!r}",
+                code="token_site_mismatch",
+            )
+        if conn.execute("SELECT 1 FROM devices WHERE key_id=?", (key_id(key),)).fetchone():
+            raise Conflict("this device key is already enrolled", "Khoá thiết bị này đã được đăng ký")
+        used = {r[0] for r in conn.execute("SELECT code_block FROM devices WHERE agency_code=?", (row["agency_code"],))}
+        free = [b for b in range(state.config.max_devices_per_agency) if b not in used]
+        if not free:
+            raise Conflict(
+                f"agency {row['agency_code']} already has {len(used)} devices; no dossier-number block is free",
+                f"Cơ quan {row['agency_code']} đã có {len(used)} máy; không còn dải số hồ sơ trống",
+            )
+        device_id = "dev_" + secrets.token_hex(10)
+        try:
+            conn.execute(
+                "INSERT INTO devices(device_id, public_key, key_id, site, agency_code, code_block, name, enrolled_at)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (device_id, public_key, key_id(key), row["site"], row["agency_code"], free[0], name, now),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("device could not be registered (duplicate)", "Không đăng ký được thiết bị (trùng)") from exc
+        conn.execute("UPDATE tokens SET used_at=?, used_by=? WHERE token_hash=?", (now, device_id, row["token_hash"]))
+    return Enrolment(device_id, row["site"], row["agency_code"], free[0])
+
+
+def list_devices(state: HubState) -> list[dict[str, Any]]:
+    rows = state.conn.execute(
+        "SELECT device_id, site, agency_code, code_block, name, enrolled_at, last_seen_at, revoked_at, revoked_reason"
+        " FROM devices ORDER BY enrolled_at"
+    )
+    return [dict(r) for r in rows]
+
+
+def revoke_device(state: HubState, device_id: str, reason: str) -> None:
+    with transaction(state.conn) as conn:
+        cur = conn.execute(
+            "UPDATE devices SET revoked_at=?, revoked_reason=? WHERE device_id=? AND revoked_at IS NULL",
+            (state.now(), reason, device_id),
+        )
+        if cur.rowcount == 0:
+            raise BadRequest(f"no active device {device_id}", f"Không có thiết bị đang hoạt động {device_id}")

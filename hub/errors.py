@@ -1,0 +1,72 @@
+"""Hub errors: each becomes an HTTP status with a JSON body
+`{"error": <code>, "reason": <English>, "reason_vi": <Vietnamese>}`.
+
+    HubError
+     ├── BadRequest (400)        malformed input
+     ├── Unauthorized (401)      missing/invalid signature, unknown or revoked device, bad token
+     ├── Forbidden (403)         authenticated but not allowed (another device's data)
+     ├── NotFound (404)
+     ├── Conflict (409)          offset mismatch, different manifest for a committed dossier, chain fork
+     ├── Locked (423)            another request holds the upload
+     ├── Unprocessable (422)     verification failed (payload hash, signature on the manifest)
+     ├── TooLarge (413)
+     └── InsufficientStorage (507)
+"""
+from __future__ import annotations
+
+
+class HubError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, reason: str, reason_vi: str | None = None, *, code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.reason_vi = reason_vi or reason
+        if code:
+            self.code = code
+        self.headers = headers or {}
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": self.code, "reason": self.reason, "reason_vi": self.reason_vi}
+
+
+class BadRequest(HubError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(HubError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(HubError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(HubError):
+    status, code = 404, "not_found"
+
+
+class Conflict(HubError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(HubError):
+    status, code = 413, "too_large"
+
+
+class Unprocessable(HubError):
+    status, code = 422, "verification_failed"
+
+
+class Locked(HubError):
+    status, code = 423, "locked"
+
+
+class ChecksumFailed(HubError):
+    status, code = 460, "checksum_mismatch"
+
+
+class InsufficientStorage(HubError):
+    status, code = 507, "insufficient_storage"

@@ -1,0 +1,29 @@
+"""Packaging for motcua: one distribution, one console command (`motcua`)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="motcua",
+    version="0.1.0",
+    description="Offline-first dossier capture and delivery agent for Vietnam's one-stop desks, and its provincial hub",
+    python_requires=">=3.11",
+    packages=find_packages(include=["agent*", "sync_protocol*", "scanners*", "hub*"]),
+    include_package_data=True,
+    package_data={"agent": ["data/*"], "hub": ["data/*"]},
+    install_requires=[
+        "requests>=2.31",
+        "tenacity>=8.2",
+        "sqlite-utils>=3.36",
+        "cryptography>=42",
+        "watchdog>=4.0",
+        "click>=8.1",
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
+        "Pillow>=10.3",
+        "img2pdf>=0.5",
+        "pikepdf>=8.15",
+    ],
+    extras_require={
+        "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100"],
+    },
+    entry_points={"console_scripts": ["motcua=agent.cli:main"]},
+)

@@ -1,0 +1,66 @@
+"""Ed25519 keys: generation, PEM/raw encoding and stable key ids.
+
+A key id is `ed25519:` followed by the first 32 hex digits of the sha256 of
+the raw 32-byte public key; it names a key without carrying it.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .errors import InvalidDocument
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url text."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url; raise InvalidDocument on garbage."""
+    if not isinstance(text, str):
+        raise InvalidDocument("expected base64url text")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise InvalidDocument(f"not base64url: {text[:20]!r}") from exc
+
+
+def generate_private_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def private_key_from_pem(data: bytes) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidDocument("key file does not hold an Ed25519 private key")
+    return key
+
+
+def public_key_text(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """The raw public key as unpadded base64url (how it travels in JSON)."""
+    if isinstance(key, Ed25519PrivateKey):
+        key = key.public_key()
+    return b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    raw = b64url_decode(text)
+    if len(raw) != 32:
+        raise InvalidDocument("an Ed25519 public key is 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def key_id(key: Ed25519PublicKey | Ed25519PrivateKey | str) -> str:
+    """Stable identifier of a public key."""
+    raw = b64url_decode(key) if isinstance(key, str) else b64url_decode(public_key_text(key))
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]
