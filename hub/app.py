@@ -124,7 +124,7 @@ def create_app(config: HubConfig) -> FastAPI:
     async def tus_head(upload_id: str, request: Request) -> Response:
         require_tus(request)
         row = await as_device(request, 0, lambda device, _: uploads.get_upload(state, device, upload_id))
-        return Response(status_code=200, headers=tus_headers(**{"Upload-Offset": str(row["offset"]),
+        return Response(status_code=200, headers=tus_headers(**{"Upload-Offset": str(row["upload_offset"]),
                                                                   "Upload-Length": str(row["length"])}))
 
     @app.patch("/v1/uploads/{upload_id}", status_code=204, summary="tus: append a chunk at Upload-Offset")

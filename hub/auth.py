@@ -5,7 +5,6 @@ Used as a FastAPI dependency; the verified device is what handlers act for.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,23 +29,22 @@ class Device:
 
 
 def _remember_nonce(state: HubState, key_id: str, nonce: str, created: int) -> bool:
-    conn = state.conn
-    try:
-        conn.execute("INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?)", (key_id, nonce, created))
-    except sqlite3.IntegrityError:
+    inserted = state.db.execute("INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                                (key_id, nonce, created))
+    if inserted == 0:
         return False
     # Nonces older than two windows can no longer pass the time check: forget them.
     if hash(nonce) % 200 == 0:
-        conn.execute("DELETE FROM nonces WHERE created < ?", (state.now() - 2 * state.config.signature_window_seconds,))
+        state.db.execute("DELETE FROM nonces WHERE created < ?", (state.now() - 2 * state.config.signature_window_seconds,))
     return True
 
 
 def authenticate(state: HubState, request: Request, body: bytes) -> Device:
     """Verify the request signature and return the device, or raise Unauthorized."""
-    found: dict[str, sqlite3.Row] = {}
+    found: dict[str, dict] = {}
 
     def lookup_key(key_id: str) -> Ed25519PublicKey:
-        row = state.conn.execute("SELECT * FROM devices WHERE key_id=?", (key_id,)).fetchone()
+        row = state.db.one("SELECT * FROM devices WHERE key_id=?", (key_id,))
         if row is None:
             raise Unauthorized("unknown device key; enrol this device again", "Thiết bị chưa đăng ký; cần đăng ký lại",
                                code="device_unknown")
@@ -71,5 +69,5 @@ def authenticate(state: HubState, request: Request, body: bytes) -> Device:
         code = "clock_skew" if "clock" in str(exc) else "bad_signature"
         raise Unauthorized(str(exc), f"Chữ ký yêu cầu không hợp lệ: {exc}", code=code) from exc
     row = found["row"]
-    state.conn.execute("UPDATE devices SET last_seen_at=? WHERE device_id=?", (state.now(), row["device_id"]))
+    state.db.execute("UPDATE devices SET last_seen_at=? WHERE device_id=?", (state.now(), row["device_id"]))
     return Device(row["device_id"], row["site"], row["agency_code"], public_key_from_text(row["public_key"]))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from typing import Any
 
@@ -27,9 +26,9 @@ from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
 
 from .auth import Device
-from .db import transaction
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
+from .storage.metadata import IntegrityError, Tx
 from .uploads import object_owned
 
 log = logging.getLogger("motcua.hub.commits")
@@ -73,7 +72,7 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
         raise Unprocessable(f"manifest signature is invalid: {exc}", "Chữ ký bản kê khai không hợp lệ",
                             code="manifest_signature_invalid") from exc
     manifest_hash = manifest.hash
-    existing = _existing(state.conn, manifest)
+    existing = _existing(state.db, manifest)
     if existing is not None:
         return _replay(existing, manifest_hash), False
     for obj in manifest.objects:
@@ -84,79 +83,86 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
         if found["size"] != obj.size:
             raise Unprocessable(f"object {obj.name} is {found['size']} bytes, manifest says {obj.size}",
                                 f"Tệp {obj.name} có {found['size']} byte, bản kê khai ghi {obj.size}", code="object_size_mismatch")
-    try:
-        with transaction(state.conn) as conn:
-            existing = _existing(conn, manifest)
-            if existing is not None:  # a concurrent request won the race
-                return _replay(existing, manifest_hash), False
-            _extend_chain(conn, manifest, manifest_hash)
-            hub_sequence = conn.execute("SELECT COALESCE(MAX(hub_sequence), 0) + 1 FROM dossiers").fetchone()[0]
-            receipt = Receipt(
-                manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
-                device_id=device.device_id, hub_sequence=hub_sequence, received_at=_utc(time.time()),
-                hub_key_id=state.hub_key_id,
-            )
-            signed = sign_receipt(receipt, state.hub_key).to_dict()
-            conn.execute(
-                "INSERT INTO dossiers(dossier_id, dossier_version, manifest_hash, device_id, site, dossier_code,"
-                " procedure_code, channel, status, received_at, hub_sequence, signed_manifest, receipt)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (manifest.dossier_id, manifest.dossier_version, manifest_hash, device.device_id, device.site,
-                 manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
-                 hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
-            )
-    except sqlite3.IntegrityError as exc:
-        raise Conflict(f"commit conflicts with stored data: {exc}", "Xung đột với dữ liệu đã lưu") from exc
+    # Several hub instances may race for the same hub sequence number; the loser
+    # of a uniqueness race retries (and finds the winner's commit if it was the same dossier).
+    for _ in range(8):
+        try:
+            with state.db.transaction() as tx:
+                existing = _existing(tx, manifest)
+                if existing is not None:
+                    return _replay(existing, manifest_hash), False
+                _extend_chain(tx, manifest, manifest_hash)
+                hub_sequence = tx.one("SELECT COALESCE(MAX(hub_sequence), 0) + 1 AS next FROM dossiers")["next"]
+                receipt = Receipt(
+                    manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
+                    device_id=device.device_id, hub_sequence=hub_sequence, received_at=_utc(time.time()),
+                    hub_key_id=state.hub_key_id,
+                )
+                signed = sign_receipt(receipt, state.hub_key).to_dict()
+                tx.execute(
+                    "INSERT INTO dossiers(dossier_id, dossier_version, manifest_hash, device_id, site, dossier_code,"
+                    " procedure_code, channel, status, received_at, hub_sequence, signed_manifest, receipt)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (manifest.dossier_id, manifest.dossier_version, manifest_hash, device.device_id, device.site,
+                     manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
+                     hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
+                )
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise Conflict("commit kept conflicting with concurrent commits; retry", "Xung đột khi ghi nhận; thử lại")
     log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,
              manifest.sequence, hub_sequence)
     return signed, True
 
 
-def _existing(conn: sqlite3.Connection, manifest: Manifest) -> sqlite3.Row | None:
-    return conn.execute("SELECT manifest_hash, receipt FROM dossiers WHERE dossier_id=? AND dossier_version=?",
-                        (manifest.dossier_id, manifest.dossier_version)).fetchone()
+def _existing(tx: Tx, manifest: Manifest) -> dict[str, Any] | None:
+    return tx.one("SELECT manifest_hash, receipt FROM dossiers WHERE dossier_id=? AND dossier_version=?",
+                  (manifest.dossier_id, manifest.dossier_version))
 
 
-def _replay(existing: sqlite3.Row, manifest_hash: str) -> dict[str, Any]:
+def _replay(existing: dict[str, Any], manifest_hash: str) -> dict[str, Any]:
     if existing["manifest_hash"] != manifest_hash:
         raise Conflict("this dossier version was already committed with a different manifest",
                        "Phiên bản hồ sơ này đã được nhận với một bản kê khai khác", code="dossier_conflict")
     return json.loads(existing["receipt"])
 
 
-def _extend_chain(conn: sqlite3.Connection, manifest: Manifest, manifest_hash: str) -> None:
-    here = conn.execute("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                        (manifest.device_id, manifest.sequence)).fetchone()
+def _extend_chain(tx: Tx, manifest: Manifest, manifest_hash: str) -> None:
+    here = tx.one("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
+                  (manifest.device_id, manifest.sequence))
     if here is not None and here["manifest_hash"] != manifest_hash:
         raise Conflict(f"hash chain fork: sequence {manifest.sequence} already holds another manifest",
                        f"Chuỗi băm bị rẽ nhánh tại số thứ tự {manifest.sequence}", code="chain_fork")
-    before = conn.execute("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                          (manifest.device_id, manifest.sequence - 1)).fetchone()
+    before = tx.one("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
+                    (manifest.device_id, manifest.sequence - 1))
     if before is not None and before["manifest_hash"] != manifest.previous_manifest_hash:
         raise Conflict(f"hash chain fork: previous_manifest_hash does not match sequence {manifest.sequence - 1}",
                        "Chuỗi băm không khớp với bản kê khai trước", code="chain_fork")
-    after = conn.execute("SELECT previous_manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                         (manifest.device_id, manifest.sequence + 1)).fetchone()
+    after = tx.one("SELECT previous_manifest_hash FROM chain WHERE device_id=? AND sequence=?",
+                   (manifest.device_id, manifest.sequence + 1))
     if after is not None and after["previous_manifest_hash"] != manifest_hash:
         raise Conflict(f"hash chain fork: sequence {manifest.sequence + 1} points to another manifest",
                        "Chuỗi băm không khớp với bản kê khai sau", code="chain_fork")
     if here is None:
-        conn.execute("INSERT INTO chain(device_id, sequence, manifest_hash, previous_manifest_hash) VALUES (?,?,?,?)",
+        tx.execute("INSERT INTO chain(device_id, sequence, manifest_hash, previous_manifest_hash) VALUES (?,?,?,?)",
                      (manifest.device_id, manifest.sequence, manifest_hash, manifest.previous_manifest_hash))
 
 
 def chain_gaps(state: HubState, device_id: str) -> list[int]:
     """Sequence numbers missing below the device's highest committed one."""
-    seqs = [r[0] for r in state.conn.execute("SELECT sequence FROM chain WHERE device_id=? ORDER BY sequence", (device_id,))]
+    seqs = [r["sequence"] for r in state.db.query("SELECT sequence FROM chain WHERE device_id=? ORDER BY sequence",
+                                                  (device_id,))]
     present = set(seqs)
     return [n for n in range(1, (seqs[-1] if seqs else 0) + 1) if n not in present]
 
 
 def dossier_status(state: HubState, device: Device, dossier_id: str) -> dict[str, Any] | None:
-    row = state.conn.execute(
+    row = state.db.one(
         "SELECT * FROM dossiers WHERE dossier_id=? AND site=? ORDER BY dossier_version DESC LIMIT 1",
         (dossier_id, device.site),
-    ).fetchone()
+    )
     if row is None:
         return None
     name, name_vi = STATUS_NAMES[row["status"]]

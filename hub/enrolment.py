@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.keys import key_id, public_key_from_text
 
-from .db import transaction
 from .errors import BadRequest, Conflict, Unauthorized
 from .state import HubState
+from .storage.metadata import IntegrityError
 
 AGENCY_CODE = re.compile(r"^[0-9A-Z.]{1,32}$")
 
@@ -41,8 +40,8 @@ def create_token(state: HubState, site: str, agency_code: str, ttl_seconds: int 
     token = "mct_" + secrets.token_urlsafe(24)
     now = state.now()
     ttl = state.config.token_ttl_seconds if ttl_seconds is None else ttl_seconds
-    with transaction(state.conn) as conn:
-        conn.execute(
+    with state.db.transaction() as tx:
+        tx.execute(
             "INSERT INTO tokens(token_hash, site, agency_code, created_at, expires_at) VALUES (?,?,?,?,?)",
             (_hash_token(token), site.strip(), agency_code, now, now + ttl),
         )
@@ -76,8 +75,8 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
         raise BadRequest("public_key is not an Ed25519 public key", "Khoá công khai không hợp lệ") from exc
     name = (device_name or "").strip()[:80] or "desk"
     now = state.now()
-    with transaction(state.conn) as conn:
-        row = conn.execute("SELECT * FROM tokens WHERE token_hash=?", (_hash_token(token),)).fetchone()
+    with state.db.transaction() as tx:
+        row = tx.one("SELECT * FROM tokens WHERE token_hash=?", (_hash_token(token),))
         if row is None:
             raise Unauthorized(
                 "unknown enrolment token; ask the hub administrator for a new one (motcua hub token)",
@@ -103,9 +102,9 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
                 f"Mã đăng ký dành cho điểm {row['site']!r}, không phải {expected_site.strip()!r}",
                 code="token_site_mismatch",
             )
-        if conn.execute("SELECT 1 FROM devices WHERE key_id=?", (key_id(key),)).fetchone():
+        if tx.one("SELECT 1 AS found FROM devices WHERE key_id=?", (key_id(key),)):
             raise Conflict("this device key is already enrolled", "Khoá thiết bị này đã được đăng ký")
-        used = {r[0] for r in conn.execute("SELECT code_block FROM devices WHERE agency_code=?", (row["agency_code"],))}
+        used = {r["code_block"] for r in tx.query("SELECT code_block FROM devices WHERE agency_code=?", (row["agency_code"],))}
         free = [b for b in range(state.config.max_devices_per_agency) if b not in used]
         if not free:
             raise Conflict(
@@ -114,30 +113,29 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
             )
         device_id = "dev_" + secrets.token_hex(10)
         try:
-            conn.execute(
+            tx.execute(
                 "INSERT INTO devices(device_id, public_key, key_id, site, agency_code, code_block, name, enrolled_at)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 (device_id, public_key, key_id(key), row["site"], row["agency_code"], free[0], name, now),
             )
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise Conflict("device could not be registered (duplicate)", "Không đăng ký được thiết bị (trùng)") from exc
-        conn.execute("UPDATE tokens SET used_at=?, used_by=? WHERE token_hash=?", (now, device_id, row["token_hash"]))
+        tx.execute("UPDATE tokens SET used_at=?, used_by=? WHERE token_hash=?", (now, device_id, row["token_hash"]))
     return Enrolment(device_id, row["site"], row["agency_code"], free[0])
 
 
 def list_devices(state: HubState) -> list[dict[str, Any]]:
-    rows = state.conn.execute(
+    return state.db.query(
         "SELECT device_id, site, agency_code, code_block, name, enrolled_at, last_seen_at, revoked_at, revoked_reason"
         " FROM devices ORDER BY enrolled_at"
     )
-    return [dict(r) for r in rows]
 
 
 def revoke_device(state: HubState, device_id: str, reason: str) -> None:
-    with transaction(state.conn) as conn:
-        cur = conn.execute(
+    with state.db.transaction() as tx:
+        changed = tx.execute(
             "UPDATE devices SET revoked_at=?, revoked_reason=? WHERE device_id=? AND revoked_at IS NULL",
             (state.now(), reason, device_id),
         )
-        if cur.rowcount == 0:
+        if changed == 0:
             raise BadRequest(f"no active device {device_id}", f"Không có thiết bị đang hoạt động {device_id}")

@@ -12,16 +12,13 @@ import base64
 import errno
 import hashlib
 import logging
-import os
 import re
 import secrets
-import sqlite3
 from typing import Any
 
 from sync_protocol.errors import ObjectCorrupt
 
 from .auth import Device
-from .db import transaction
 from .errors import BadRequest, ChecksumFailed, Conflict, InsufficientStorage, Locked, NotFound, TooLarge, Unprocessable
 from .state import HubState
 
@@ -45,18 +42,16 @@ def create_upload(state: HubState, device: Device, length: int, metadata: dict[s
     expire_stale_uploads(state)
     upload_id = secrets.token_hex(16)
     now = state.now()
-    with transaction(state.conn) as conn:
-        conn.execute(
-            "INSERT INTO uploads(upload_id, device_id, length, offset, sha256, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-            (upload_id, device.device_id, length, 0, sha, now, now),
-        )
-    (state.config.uploads_dir / upload_id).touch()
+    state.storage.uploads.create(upload_id)
+    state.db.execute(
+        "INSERT INTO uploads(upload_id, device_id, length, upload_offset, sha256, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?)", (upload_id, device.device_id, length, 0, sha, now, now))
     log.info("upload_created upload=%s device=%s length=%d", upload_id, device.device_id, length)
     return upload_id
 
 
-def get_upload(state: HubState, device: Device, upload_id: str) -> sqlite3.Row:
-    row = state.conn.execute("SELECT * FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+def get_upload(state: HubState, device: Device, upload_id: str) -> dict[str, Any]:
+    row = state.db.one("SELECT * FROM uploads WHERE upload_id=?", (upload_id,))
     # Another device's upload is reported as absent, not forbidden: ids are not to be probed.
     if row is None or row["device_id"] != device.device_id:
         raise NotFound("no such upload (expired or never created); create a new one",
@@ -82,92 +77,80 @@ def _check_sha1(header: str | None, chunk: bytes) -> None:
 def append_chunk(state: HubState, device: Device, upload_id: str, offset: int, chunk: bytes,
                  checksum: str | None) -> int:
     """Append `chunk` at `offset` durably; return the new offset."""
-    lock = state.upload_lock(upload_id)
-    if not lock.acquire(blocking=False):
+    lock = state.storage.locks.try_lock(f"upload:{upload_id}")
+    if lock is None:
         raise Locked("another request is writing this upload; retry after it ends",
                      "Một yêu cầu khác đang ghi phiên tải lên này; thử lại sau")
-    try:
+    with lock:
         row = get_upload(state, device, upload_id)
-        if offset != row["offset"]:
-            raise Conflict(f"Upload-Offset {offset} does not match the hub's offset {row['offset']}",
-                           f"Upload-Offset {offset} khác vị trí {row['offset']} tại trung tâm",
-                           code="offset_mismatch", headers={"Upload-Offset": str(row["offset"])})
+        if offset != row["upload_offset"]:
+            raise Conflict(f"Upload-Offset {offset} does not match the hub's offset {row['upload_offset']}",
+                           f"Upload-Offset {offset} khác vị trí {row['upload_offset']} tại trung tâm",
+                           code="offset_mismatch", headers={"Upload-Offset": str(row["upload_offset"])})
         if offset + len(chunk) > row["length"]:
             raise TooLarge(f"chunk would exceed the declared Upload-Length {row['length']}",
                            f"Đoạn dữ liệu vượt quá độ dài đã khai báo {row['length']}")
         _check_sha1(checksum, chunk)
-        path = state.config.uploads_dir / upload_id
         try:
-            with open(path, "r+b") as handle:
-                handle.truncate(offset)  # drop bytes that were written but never acknowledged
-                handle.seek(offset)
-                handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
+            state.storage.uploads.write_at(upload_id, offset, chunk)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                with open(path, "r+b") as handle:
-                    handle.truncate(offset)
                 raise InsufficientStorage("hub disk is full; nothing was stored, retry later",
                                           "Ổ đĩa trung tâm đã đầy; chưa lưu gì, thử lại sau") from exc
             raise
         new_offset = offset + len(chunk)
-        with transaction(state.conn) as conn:
-            conn.execute("UPDATE uploads SET offset=?, updated_at=? WHERE upload_id=?", (new_offset, state.now(), upload_id))
+        # The offset moves only after the bytes are durable: the database is the truth.
+        state.db.execute("UPDATE uploads SET upload_offset=?, updated_at=? WHERE upload_id=?",
+                         (new_offset, state.now(), upload_id))
         if new_offset == row["length"]:
             _finish(state, device, row)
         return new_offset
-    finally:
-        lock.release()
 
 
-def _finish(state: HubState, device: Device, row: sqlite3.Row) -> None:
+def _finish(state: HubState, device: Device, row: dict[str, Any]) -> None:
     """Verify the whole upload against its declared sha256 and move it into the object store."""
-    path = state.config.uploads_dir / row["upload_id"]
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    if digest.hexdigest() != row["sha256"]:
-        path.unlink(missing_ok=True)
-        with transaction(state.conn) as conn:
-            conn.execute("DELETE FROM uploads WHERE upload_id=?", (row["upload_id"],))
-        log.warning("upload_hash_mismatch upload=%s device=%s", row["upload_id"], device.device_id)
-        raise Unprocessable("uploaded bytes do not hash to the declared sha256; upload discarded",
-                            "Dữ liệu tải lên không khớp mã băm đã khai báo; đã huỷ phiên tải lên",
-                            code="object_hash_mismatch")
-    if state.objects.has(row["sha256"]):
-        path.unlink()
-    else:
-        state.objects.adopt(path, row["sha256"])
-    with transaction(state.conn) as conn:
-        conn.execute("INSERT OR IGNORE INTO object_owners(sha256, device_id, size) VALUES (?,?,?)",
+    upload_id = row["upload_id"]
+    path = state.storage.uploads.stage_complete(upload_id)
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        if digest.hexdigest() != row["sha256"]:
+            state.storage.uploads.delete(upload_id)
+            state.db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+            log.warning("upload_hash_mismatch upload=%s device=%s", upload_id, device.device_id)
+            raise Unprocessable("uploaded bytes do not hash to the declared sha256; upload discarded",
+                                "Dữ liệu tải lên không khớp mã băm đã khai báo; đã huỷ phiên tải lên",
+                                code="object_hash_mismatch")
+        state.objects.put_file(path, row["sha256"])
+    finally:
+        state.storage.uploads.cleanup_staged(upload_id, path)
+    state.storage.uploads.delete(upload_id)
+    state.db.execute("INSERT INTO object_owners(sha256, device_id, size) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                      (row["sha256"], device.device_id, row["length"]))
-    log.info("upload_complete upload=%s device=%s object=%s", row["upload_id"], device.device_id, row["sha256"][:12])
+    log.info("upload_complete upload=%s device=%s object=%s", upload_id, device.device_id, row["sha256"][:12])
 
 
 def terminate_upload(state: HubState, device: Device, upload_id: str) -> None:
     row = get_upload(state, device, upload_id)
-    with transaction(state.conn) as conn:
-        conn.execute("DELETE FROM uploads WHERE upload_id=?", (row["upload_id"],))
-    (state.config.uploads_dir / upload_id).unlink(missing_ok=True)
+    state.db.execute("DELETE FROM uploads WHERE upload_id=?", (row["upload_id"],))
+    state.storage.uploads.delete(upload_id)
 
 
 def expire_stale_uploads(state: HubState) -> int:
     """Forget unfinished uploads untouched for longer than the expiry (tus expiration)."""
     cutoff = state.now() - state.config.upload_expiry_seconds
-    stale = [r["upload_id"] for r in state.conn.execute("SELECT upload_id FROM uploads WHERE updated_at < ?", (cutoff,))]
+    stale = [r["upload_id"] for r in state.db.query("SELECT upload_id FROM uploads WHERE updated_at < ?", (cutoff,))]
     for upload_id in stale:
-        with transaction(state.conn) as conn:
-            conn.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
-        (state.config.uploads_dir / upload_id).unlink(missing_ok=True)
+        state.db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+        state.storage.uploads.delete(upload_id)
     return len(stale)
 
 
 def object_owned(state: HubState, device: Device, sha256: str, *, verify: bool = True) -> dict[str, Any] | None:
     """The device's claim on a stored object (re-hashed when `verify`); None if it has none."""
-    row = state.conn.execute("SELECT * FROM object_owners WHERE sha256=? AND device_id=?",
-                             (sha256, device.device_id)).fetchone()
+    row = state.db.one("SELECT * FROM object_owners WHERE sha256=? AND device_id=?", (sha256, device.device_id))
     if row is None:
         return None
     if not verify:
@@ -176,8 +159,7 @@ def object_owned(state: HubState, device: Device, sha256: str, *, verify: bool =
         size = state.objects.verify(sha256)
     except ObjectCorrupt:
         log.error("object_corrupt object=%s", sha256[:12])
-        with transaction(state.conn) as conn:
-            conn.execute("DELETE FROM object_owners WHERE sha256=?", (sha256,))
+        state.db.execute("DELETE FROM object_owners WHERE sha256=?", (sha256,))
         state.objects.delete(sha256)
         return None
     return {"sha256": sha256, "size": size}

@@ -1,0 +1,97 @@
+"""MetadataDB: the interface the hub uses for its SQL metadata, and the schema.
+
+SQL is written once, in the subset SQLite and PostgreSQL share: `?`
+placeholders (an implementation may translate them), `ON CONFLICT … DO
+NOTHING`, BIGINT/TEXT columns. Rows come back as plain dicts.
+
+Guarantees an implementation must give:
+  * `transaction()` is atomic and isolated: either every statement inside takes
+    effect or none does, and concurrent transactions (threads or hub instances)
+    never see each other's partial writes; writes are durable when it returns.
+  * a uniqueness violation raises `IntegrityError` (this module's class) and
+    rolls the transaction back.
+  * `query`/`one`/`execute` outside a transaction run in autocommit.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Protocol, Sequence
+
+SCHEMA_VERSION = 1
+
+#: forward migrations: version -> statements (shared by every SQL implementation)
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE tokens (
+            token_hash TEXT PRIMARY KEY, site TEXT NOT NULL, agency_code TEXT NOT NULL,
+            created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT, used_by TEXT)""",
+        """CREATE TABLE devices (
+            device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, key_id TEXT NOT NULL UNIQUE,
+            site TEXT NOT NULL, agency_code TEXT NOT NULL, code_block BIGINT NOT NULL, name TEXT NOT NULL,
+            enrolled_at BIGINT NOT NULL, last_seen_at BIGINT, revoked_at BIGINT, revoked_reason TEXT,
+            UNIQUE (agency_code, code_block))""",
+        """CREATE TABLE uploads (
+            upload_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, length BIGINT NOT NULL,
+            upload_offset BIGINT NOT NULL DEFAULT 0, sha256 TEXT NOT NULL,
+            created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)""",
+        """CREATE TABLE object_owners (
+            sha256 TEXT NOT NULL, device_id TEXT NOT NULL, size BIGINT NOT NULL, PRIMARY KEY (sha256, device_id))""",
+        """CREATE TABLE chain (
+            device_id TEXT NOT NULL, sequence BIGINT NOT NULL, manifest_hash TEXT NOT NULL,
+            previous_manifest_hash TEXT, PRIMARY KEY (device_id, sequence))""",
+        """CREATE TABLE dossiers (
+            dossier_id TEXT NOT NULL, dossier_version BIGINT NOT NULL, manifest_hash TEXT NOT NULL,
+            device_id TEXT NOT NULL, site TEXT NOT NULL, dossier_code TEXT NOT NULL, procedure_code TEXT NOT NULL,
+            channel TEXT NOT NULL, status BIGINT NOT NULL, received_at TEXT NOT NULL,
+            hub_sequence BIGINT NOT NULL UNIQUE, signed_manifest TEXT NOT NULL, receipt TEXT NOT NULL,
+            PRIMARY KEY (dossier_id, dossier_version))""",
+        """CREATE TABLE nonces (
+            key_id TEXT NOT NULL, nonce TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (key_id, nonce))""",
+        "CREATE INDEX nonces_created ON nonces(created)",
+    ],
+}
+
+
+class IntegrityError(Exception):
+    """A uniqueness or constraint violation; the transaction was rolled back."""
+
+
+class Tx(Protocol):
+    """Statements inside one transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        ...
+
+
+class MetadataDB(Tx, Protocol):
+    """A SQL database for hub metadata (its own methods run in autocommit)."""
+
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        ...
+
+    def schema_version(self) -> int:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def migrate(db: MetadataDB) -> int:
+    """Apply forward migrations in order; each in its own transaction."""
+    current = db.schema_version()
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(f"hub database is schema {current}, newer than this hub ({SCHEMA_VERSION}); upgrade motcua")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        with db.transaction() as tx:
+            for statement in MIGRATIONS[version]:
+                tx.execute(statement)
+            tx.execute("DELETE FROM schema_version")
+            tx.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+    return SCHEMA_VERSION
+
