@@ -1,0 +1,141 @@
+"""Shared fixtures: a real hub process on loopback, enrolled agents, sample scans.
+
+Nothing here is mocked: the hub is `motcua hub serve` in its own process, the
+agent uses real SQLite files and the real blob store in tmp directories.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from agent.context import AgentContext
+from agent.identity import enrol
+from agent.sample_pages import sample_dossier
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENCY = "000.00.01.H29"
+SITE = "UBND xã Thử Nghiệm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class HubProcess:
+    """`motcua hub serve` as a child process; can be killed and restarted on the same port and data."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "HubProcess":
+        self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "hub", "serve", "--data", str(self.data_dir), "--port", str(self.port)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.extra_env},
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited early: {self.log_path.read_text()[-2000:]}")
+            try:
+                if requests.get(self.url + "/v1/hello", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("hub did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, like a power cut."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def token(self, site: str = SITE, agency: str = AGENCY, ttl_hours: int = 24) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "hub", "token", "--data", str(self.data_dir), "--site", site,
+             "--agency", agency, "--ttl-hours", str(ttl_hours)],
+            cwd=ROOT, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        import sqlite3
+
+        conn = sqlite3.connect(self.data_dir / "hub.db")
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            conn.close()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path and self.log_path.exists() else ""
+
+
+@pytest.fixture
+def hub(tmp_path: Path):
+    server = HubProcess(tmp_path / "hub").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def agent_home(tmp_path: Path) -> Path:
+    return tmp_path / "agent"
+
+
+@pytest.fixture
+def agent(hub: HubProcess, agent_home: Path):
+    """An agent enrolled with `hub`, as a library context."""
+    ctx = AgentContext.open(agent_home)
+    enrol(ctx, hub.url, hub.token(), SITE)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> list[Path]:
+    return sample_dossier(tmp_path / "scans")
+
+
+def run_motcua(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `motcua` CLI in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    if home is not None:
+        full_env["MOTCUA_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def queue_json(home: Path) -> list[dict]:
+    result = run_motcua("queue", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
