@@ -21,6 +21,11 @@ setup(
         "Pillow>=10.3",
         "img2pdf>=0.5",
         "pikepdf>=8.15",
+        "numpy>=1.26",
+        "pyHanko>=0.25",
+        "pyhanko-certvalidator>=0.26",
+        "qrcode>=7.4",
+        "pyzbar>=0.1.9",
     ],
     extras_require={
         "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100"],

@@ -84,25 +84,31 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool) -> None:
 @click.option("--site", default=None, help="This desk's site name; must match the token's site.")
 @click.option("--name", "device_name", default=None, help="Device name shown to the administrator.")
 @click.option("--hub-key-id", default=None, help="Expected hub key id (pins the hub before trusting it).")
+@click.option("--ca-bundle", default=None, type=click.Path(dir_okay=False),
+              help="HTTPS: CA certificate(s) (PEM) to verify the hub with, instead of the system CAs.")
+@click.option("--pin-sha256", "pin_sha256", default=None,
+              help="HTTPS: also require this hub certificate (sha256 of its DER bytes, hex).")
 @json_option
 @click.pass_context
 @handles_errors
 def init(ctx: click.Context, hub_url: str, token: str, site: str | None, device_name: str | None,
-         hub_key_id: str | None, as_json: bool) -> None:
+         hub_key_id: str | None, ca_bundle: str | None, pin_sha256: str | None, as_json: bool) -> None:
     """Enrol this desk with the hub (creates the device key).
 
-    Example: motcua init --hub http://127.0.0.1:8470 --token mct_… --site "UBND xã Tân Phú"
+    Example: motcua init --hub https://hub.tinh.gov.vn:8470 --token mct_… --site "UBND xã Tân Phú" --ca-bundle ca.pem
     """
     from .identity import enrol
 
-    result = enrol(_ctx(ctx), hub_url, token, site, device_name, hub_key_id)
+    result = enrol(_ctx(ctx), hub_url, token, site, device_name, hub_key_id, ca_bundle=ca_bundle,
+                   hub_cert_sha256=pin_sha256)
     _emit(result, as_json, lambda: f"Đã đăng ký / enrolled: {result['device_id']} "
                                    f"({result['site']}, {result['agency_code']}, block {result['code_block']})\n"
                                    f"Khoá trung tâm đã ghim / pinned hub key: {result['hub_key_id']}")
 
 
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+# readable=False: the library checks readability and names the file in Vietnamese and English.
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--procedure", "procedure_code", required=True, help="Procedure code, e.g. 1.001193.")
 @click.option("--channel", type=click.Choice(["counter", "postal", "online"]), default="counter", show_default=True)
 @click.option("--seal/--no-seal", "seal_now", default=False, help="Seal right after import.")
@@ -149,16 +155,26 @@ def seal(ctx: click.Context, dossiers: tuple[str, ...], as_json: bool) -> None:
 @click.pass_context
 @handles_errors
 def queue(ctx: click.Context, states: tuple[str, ...], as_json: bool) -> None:
-    """Show the outbox: code, state, size, attempts, last error."""
-    rows = [d.summary() for d in _ctx(ctx).outbox.list(states or None)]
+    """Show the outbox: code, state, size, attempts, hub status (from the status feed), last error."""
+    from .feed import hub_statuses
+
+    agent = _ctx(ctx)
+    statuses = hub_statuses(agent)
+    rows = [d.summary() for d in agent.outbox.list(states or None)]
+    for r in rows:
+        event = statuses.get(r["id"])
+        r["hub_status"] = {k: event[k] for k in ("status", "status_name", "status_name_vi", "at", "note")} if event else None
 
     def table() -> str:
         if not rows:
             return "Hàng đợi trống / queue is empty"
-        lines = [f"{'MÃ HỒ SƠ / CODE':<28} {'TRẠNG THÁI/STATE':<16} {'SIZE':>10} {'TRIES':>5}  LỖI / LAST ERROR"]
+        lines = [f"{'MÃ HỒ SƠ / CODE':<28} {'TRẠNG THÁI/STATE':<16} {'SIZE':>10} {'TRIES':>5}  "
+                 f"{'TẠI TRUNG TÂM / AT HUB':<24} LỖI / LAST ERROR"]
         for r in rows:
             error = r["rejected_reason"] or r["last_error"] or ""
-            lines.append(f"{r['code']:<28} {r['state']:<16} {r['size_bytes']:>10} {r['attempts']:>5}  {error[:80]}")
+            hub_text = f"{r['hub_status']['status']} {r['hub_status']['status_name_vi']}" if r["hub_status"] else "-"
+            lines.append(f"{r['code']:<28} {r['state']:<16} {r['size_bytes']:>10} {r['attempts']:>5}  "
+                         f"{hub_text[:24]:<24} {error[:80]}")
         return "\n".join(lines)
 
     _emit(rows, as_json, table)
@@ -171,9 +187,11 @@ def queue(ctx: click.Context, states: tuple[str, ...], as_json: bool) -> None:
 def sync(ctx: click.Context, as_json: bool) -> None:
     """Deliver sealed dossiers once; exit 3 if the hub could not be reached (they stay queued)."""
     from .errors import HubUnreachable
+    from .progress import sync_progress
     from .sync import sync_once
 
-    report = sync_once(_ctx(ctx))
+    with sync_progress(_ctx(ctx)) as on_progress:  # a bar on a terminal, log lines otherwise
+        report = sync_once(_ctx(ctx), on_progress)
 
     def text() -> str:
         lines = [f"Đã gửi / committed: {c}" for c in report.committed]
@@ -184,15 +202,20 @@ def sync(ctx: click.Context, as_json: bool) -> None:
 
     _emit(report.to_json(), as_json, text)
     if report.unreachable:
-        raise HubUnreachable("Chưa kết nối được trung tâm; hồ sơ vẫn an toàn trong hàng đợi.",
-                             f"Hub unreachable: {report.unreachable}; dossiers stay queued.",
-                             "motcua run sẽ tự thử lại / `motcua run` retries automatically")
+        error = HubUnreachable("Chưa kết nối được trung tâm; hồ sơ vẫn an toàn trong hàng đợi.",
+                               f"Hub unreachable: {report.unreachable}; dossiers stay queued.",
+                               "motcua run sẽ tự thử lại / `motcua run` retries automatically")
+        # To stderr even with --json: stdout stays one JSON document (the report already says "unreachable").
+        click.echo(error.user_text(), err=True)
+        sys.exit(error.exit_code)
 
 
 @cli.command()
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), envvar="MOTCUA_METRICS_FILE",
+              default=None, help="Keep Prometheus metrics in this .prom file (node_exporter textfile collector).")
 @click.pass_context
 @handles_errors
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, metrics_file: Path | None) -> None:
     """Run the agent: seal and deliver continuously, backing off while the hub is away (Ctrl-C stops)."""
     from .runner import run_forever
 
@@ -200,7 +223,13 @@ def run(ctx: click.Context) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo("motcua đang chạy / running — Ctrl-C để dừng / to stop", err=True)
-    run_forever(_ctx(ctx), stop)
+    agent = _ctx(ctx)
+    if metrics_file is not None:
+        from .metrics import start_textfile_writer
+
+        start_textfile_writer(agent.config.db_path, metrics_file, agent.config.site, stop,
+                              interval=max(5, agent.config.settings.idle_interval))
+    run_forever(agent, stop)
 
 
 @cli.command()
@@ -209,21 +238,268 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 @handles_errors
 def status(ctx: click.Context, dossier: str, as_json: bool) -> None:
-    """Show a dossier's local state and, if reachable, its status at the hub."""
+    """Show a dossier's local state, its status events from the hub's feed and, if reachable, its status at the hub."""
+    from .errors import HubUnreachable
+    from .feed import events_of
+
     agent = _ctx(ctx)
     local = agent.outbox.get(dossier)
-    result: dict[str, Any] = {"local": local.summary(), "hub": None}
+    result: dict[str, Any] = {"local": local.summary(), "hub": None, "events": events_of(agent, local.id)}
     if local.state in ("committed", "purged"):
-        result["hub"] = agent.hub.dossier_status(local.id)
+        try:
+            result["hub"] = agent.hub.dossier_status(local.id)
+        except HubUnreachable:
+            result["hub_unreachable"] = True  # offline: the events received so far still tell the story
 
     def text() -> str:
         out = f"{local.code}: {local.state} (tại máy / local)"
         if result["hub"]:
             h = result["hub"]
             out += f"\nTrung tâm / hub: {h['status_name_vi']} / {h['status_name']} (#{h['hub_sequence']}, {h['received_at']})"
+        elif result.get("hub_unreachable"):
+            out += "\nChưa kết nối được trung tâm; trạng thái theo tin đã nhận / hub unreachable; status as last received"
+        for e in result["events"]:
+            out += f"\n  {e['at']}  {e['status']:>2} {e['status_name_vi']} / {e['status_name']}  {e['note']}"
         return out
 
     _emit(result, as_json, text)
+
+
+@cli.command("rotate-key")
+@json_option
+@click.pass_context
+@handles_errors
+def rotate_key(ctx: click.Context, as_json: bool) -> None:
+    """Replace this desk's device key at the hub; the queue is kept (đổi khoá thiết bị, giữ hàng đợi)."""
+    from .identity import rotate_device_key
+
+    result = rotate_device_key(_ctx(ctx))
+    _emit(result, as_json, lambda: f"Đã đổi khoá / key rotated: {result['old_key_id']} → {result['new_key_id']}")
+
+
+@cli.command("audit")
+@click.option("--dossier", default=None, help="Only entries about this dossier id.")
+@json_option
+@click.pass_context
+@handles_errors
+def audit_cmd(ctx: click.Context, dossier: str | None, as_json: bool) -> None:
+    """Show this desk's audit log (who did what to which dossier) and check its hash chain (exit 1 if broken)."""
+    from .audit import AuditLog
+
+    log_file = AuditLog(_ctx(ctx).config.home / "audit.db")
+    try:
+        rows, problems = log_file.entries(dossier), log_file.verify()
+    finally:
+        log_file.close()
+    _emit({"entries": rows, "problems": problems}, as_json, lambda: "\n".join(
+        [f"{r['seq']:>5} {r['at']} {r['actor']:<20} {r['action']:<20} {r['dossier_id'] or '-'} "
+         f"{json.dumps(r['detail'], sort_keys=True)}" for r in rows]
+        + [f"NHẬT KÝ BỊ SỬA / AUDIT LOG TAMPERED: {p}" for p in problems]))
+    if problems:
+        sys.exit(1)
+
+
+# -- capture: cover sheets, scanner, stacks, hot folder (agent.batch_capture, agent.scan_batches) --------
+def _stack_text(result: dict) -> str:
+    lines = [f"Đã nhận hồ sơ / captured: {d['code']}  ({d['pages']} trang/pages)" for d in result.get("dossiers", [])]
+    lines += [f"Đã nhận trước đó / already captured: {c}" for c in result.get("already_captured", [])]
+    if result.get("blank_pages"):
+        lines.append(f"Bỏ trang trống / blank pages dropped: {', '.join(map(str, result['blank_pages']))}")
+    return "\n".join(lines) or "Không có trang nào / no pages"
+
+
+@cli.command("cover-sheet")
+@click.option("--procedure", "procedure_code", help="Procedure code of the new dossier, e.g. 1.001193.")
+@click.option("--channel", type=click.Choice(["counter", "postal", "online"]), default="counter", show_default=True)
+@click.option("--separator", "separator", default=None, help="Print a document separator sheet with this label instead.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PDF to write.")
+@json_option
+@click.pass_context
+@handles_errors
+def cover_sheet_cmd(ctx: click.Context, procedure_code: str | None, channel: str, separator: str | None,
+                    output: Path, as_json: bool) -> None:
+    """Print a cover sheet (reserves a dossier code, QR on an A4 PDF) to put on top of a paper dossier.
+
+    Example: motcua cover-sheet --procedure 1.001193 -o cover.pdf   (then: motcua scan)
+    """
+    from .batch_capture import print_cover_sheet, print_separator_sheet
+    from .errors import InputError
+
+    if separator:
+        result = print_separator_sheet(separator, output)
+    elif procedure_code:
+        result = print_cover_sheet(_ctx(ctx), procedure_code, channel, output)
+    else:
+        raise InputError("Cần --procedure (phiếu tách hồ sơ) hoặc --separator (phiếu tách tài liệu).",
+                         "Give --procedure (dossier cover) or --separator (document separator).")
+    _emit(result, as_json, lambda: f"Đã in phiếu / sheet written: {result['file']}  {result.get('code', '')}")
+
+
+@cli.command("import-stack")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
+@click.option("--procedure", "procedure_code", default=None, help="For a stack without cover sheets: its procedure.")
+@click.option("--channel", type=click.Choice(["counter", "postal", "online"]), default="counter", show_default=True)
+@json_option
+@click.pass_context
+@handles_errors
+def import_stack_cmd(ctx: click.Context, files: tuple[Path, ...], procedure_code: str | None, channel: str,
+                     as_json: bool) -> None:
+    """Import a scanned stack (files in order) and split it into dossiers at its cover sheets.
+
+    Example: motcua import-stack stack.pdf
+    """
+    from .batch_capture import capture_files
+
+    result = capture_files(_ctx(ctx), list(files), procedure_code=procedure_code, channel=channel).to_json()
+    _emit(result, as_json, lambda: _stack_text(result))
+
+
+@cli.command("scan")
+@click.option("-d", "--device", default="", help="SANE device (see --list-devices); default: the first one.")
+@click.option("--resolution", type=int, default=300, show_default=True)
+@click.option("--mode", default="Gray", show_default=True, help="Gray, Color or Lineart (as the device names it).")
+@click.option("--source", default="", help="e.g. 'Automatic Document Feeder' or 'ADF Duplex'.")
+@click.option("--batch-count", type=int, default=None, help="Pages to scan now (default: until the feeder is empty).")
+@click.option("--procedure", "procedure_code", default=None, help="For a stack without cover sheets: its procedure.")
+@click.option("--channel", type=click.Choice(["counter", "postal", "online"]), default="counter", show_default=True)
+@click.option("--continue", "continue_batch", default=None, help="Add pages to this kept batch, then finish it.")
+@click.option("--more", is_flag=True, help="Keep the batch open for more pages (finish later with --continue).")
+@click.option("--list-devices", is_flag=True, help="List scanners and exit.")
+@click.option("--list-batches", is_flag=True, help="List kept (interrupted/held) batches and exit.")
+@click.option("--device-option", "device_options", multiple=True,
+              help="Extra scanimage option, repeatable, e.g. --device-option=--test-picture=Grid.")
+@json_option
+@click.pass_context
+@handles_errors
+def scan_cmd(ctx: click.Context, device: str, resolution: int, mode: str, source: str, batch_count: int | None,
+             procedure_code: str | None, channel: str, continue_batch: str | None, more: bool, list_devices: bool,
+             list_batches: bool, device_options: tuple[str, ...], as_json: bool) -> None:
+    """Scan a stack with a SANE scanner, split it at cover sheets and queue the dossiers.
+
+    A paper jam keeps the pages already scanned: fix it, then `motcua scan --continue BATCH`.
+    Example: motcua scan --source "Automatic Document Feeder" --resolution 300
+    """
+    from scanners.errors import CaptureError
+    from scanners.sane import ScanSettings, list_devices as sane_devices
+
+    from .errors import InputError
+    from .scan_batches import open_batches, scan
+
+    if list_devices:
+        try:
+            devices = sane_devices()
+        except CaptureError as exc:
+            raise InputError(exc.message_vi, exc.message_en, exc.hint) from exc
+        _emit(devices, as_json, lambda: "\n".join(f"{d['device']}\t{d['description']}" for d in devices)
+              or "Không thấy máy quét / no scanner found")
+        return
+    if list_batches:
+        batches = open_batches(_ctx(ctx))
+        _emit(batches, as_json, lambda: "\n".join(f"{b['batch_id']}  {b['pages']} trang/pages"
+                                                  f"{'  GIỮ LẠI/HELD: ' + b['held']['message_vi'] if b['held'] else ''}"
+                                                  for b in batches) or "Không có lô nào / no batches")
+        return
+    settings = ScanSettings(device=device, resolution=resolution, mode=mode, source=source, batch_count=batch_count,
+                            options=device_options)
+    try:
+        outcome = scan(_ctx(ctx), settings, procedure_code=procedure_code, channel=channel,
+                       continue_batch=continue_batch, more=more)
+    except CaptureError as exc:
+        raise InputError(exc.message_vi, exc.message_en, exc.hint) from exc
+    result = outcome.to_json()
+    _emit(result, as_json, lambda: (f"Lô / batch {outcome.batch_id}: +{outcome.pages_scanned} trang/pages\n"
+                                    + (_stack_text(result) if outcome.finished
+                                       else f"Quét tiếp / continue: motcua scan --continue {outcome.batch_id}")))
+
+
+@cli.command("watch")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--procedure", "procedure_code", default=None, help="For files without cover sheets: their procedure.")
+@click.option("--channel", type=click.Choice(["counter", "postal", "online"]), default="counter", show_default=True)
+@click.option("--once", is_flag=True, help="Wait for the files present to settle, consume them, and exit.")
+@click.option("--settle", type=float, default=None, help="Seconds a file must stay unchanged (default: setting).")
+@json_option
+@click.pass_context
+@handles_errors
+def watch_cmd(ctx: click.Context, folder: Path, procedure_code: str | None, channel: str, once: bool,
+              settle: float | None, as_json: bool) -> None:
+    """Watch a hot folder (network scanner share): queue each complete file, move it to done/ or failed/.
+
+    Example: motcua watch /srv/scans/desk1 --procedure 2.000815
+    """
+    import time
+
+    from .hotfolder import hot_folder
+
+    folder_watcher = hot_folder(_ctx(ctx), folder, procedure_code=procedure_code, channel=channel,
+                                settle_seconds=settle)
+
+    def show(item: Any) -> None:
+        data = {"file": item.name, "ok": item.ok, "note": item.note}
+        _emit(data, as_json, lambda: f"{'OK ' if item.ok else 'LỖI/FAILED '}{item.name}: {item.note}")
+
+    if once:
+        deadline = time.monotonic() + max(30.0, folder_watcher.settle_seconds * 10)
+        while time.monotonic() < deadline:
+            for item in folder_watcher.scan_once():
+                show(item)
+            if not any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir()):
+                return
+            time.sleep(min(0.5, folder_watcher.settle_seconds / 2))
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"Đang theo dõi / watching {folder} — Ctrl-C để dừng / to stop", err=True)
+    folder_watcher.run(stop, show)
+
+
+@cli.group("bundle")
+def bundle_group() -> None:
+    """USB bundles: carry sealed dossiers to the hub and receipts back (chuyển hồ sơ bằng USB)."""
+
+
+@bundle_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@click.pass_context
+@handles_errors
+def bundle_export(ctx: click.Context, directory: Path, as_json: bool) -> None:
+    """Write every undelivered sealed dossier to DIRECTORY (e.g. the USB drive).
+
+    Example: motcua bundle export /media/usb   (at the hub: motcua hub import /media/usb)
+    """
+    from .bundle import export_bundle
+
+    report = export_bundle(_ctx(ctx), directory)
+    _emit(report.to_json(), as_json, lambda: "\n".join(
+        [f"Đã xuất / exported: {c}" for c in report.exported]
+        + [f"LỖI / FAILED {f['dossier']}: {f['reason_vi']} / {f['reason']}" for f in report.failed]
+        + [f"→ {report.path}"]))
+    if report.failed:
+        sys.exit(1)
+
+
+@bundle_group.command("import-receipts")
+@click.argument("source", type=click.Path(path_type=Path))
+@json_option
+@click.pass_context
+@handles_errors
+def bundle_import_receipts(ctx: click.Context, source: Path, as_json: bool) -> None:
+    """Apply receipts (and status news) the hub wrote to a drive: motcua hub export-receipts DIR.
+
+    Example: motcua bundle import-receipts /media/usb
+    """
+    from .bundle import import_receipts
+
+    report = import_receipts(_ctx(ctx), source)
+    _emit(report.to_json(), as_json, lambda: "\n".join(
+        [f"Đã có biên nhận / committed: {c}" for c in report.committed]
+        + [f"Đã có từ trước / already committed: {c}" for c in report.already]
+        + [f"LỖI / FAILED {f['dossier']}: {f['reason_vi']} / {f['reason']}" for f in report.failed]
+        + [f"Tin trạng thái mới / new status events: {report.events}"]))
+    if report.failed:
+        sys.exit(1)
 
 
 def _add_hub_group() -> None:
@@ -233,6 +509,28 @@ def _add_hub_group() -> None:
 
 
 _add_hub_group()
+
+
+def _add_desk_commands() -> None:
+    """ui, catalogue, intake, slip, courier, notify (agent/desk_cli.py)."""
+    from .desk_cli import build_commands
+
+    for command in build_commands(_ctx, _emit, handles_errors, json_option):
+        cli.add_command(command)
+
+
+_add_desk_commands()
+
+
+def _add_ops_commands() -> None:
+    """doctor, metrics, service install (agent/ops_cli.py)."""
+    from .ops_cli import build_commands
+
+    for command in build_commands(_ctx, handles_errors, json_option):
+        cli.add_command(command)
+
+
+_add_ops_commands()
 
 
 def main() -> None:

@@ -31,8 +31,8 @@ def default_home() -> Path:
 class AgentSettings:
     """Tunable settings with embedded defaults."""
 
-    #: bytes per tus PATCH
-    chunk_size: int = 256 * 1024
+    #: largest tus PATCH; chunks adapt below it to the link's throughput (sync_protocol.chunking)
+    chunk_size: int = 4 * 1024 * 1024
     #: keep local payload this long after a verified receipt (0 = purge at once: minimum data)
     retention_hours: int = 0
     #: seconds between sync passes when the queue is idle
@@ -41,6 +41,23 @@ class AgentSettings:
     max_backoff: int = 300
     #: HTTP timeout, seconds
     timeout: int = 30
+    #: while backing off, probe GET /v1/hello this often (seconds); reachable again -> retry at once
+    probe_interval: float = 3.0
+    #: the "at once" retry after reconnecting waits random(0, this) seconds so desks don't stampede
+    reconnect_jitter: float = 3.0
+    #: a dossier with no due date is due this many days after it was received (delivery priority)
+    default_due_days: int = 15
+    #: seconds of link one dossier may use before smaller/more urgent ones get their turn
+    fair_share_seconds: float = 20.0
+    #: OCR text layer on captured PDFs: "auto" (on when tesseract + vie are installed), "on", "off";
+    #: the environment variable MOTCUA_OCR overrides it
+    ocr: str = "auto"
+    #: a page whose ink covers less than this fraction is a blank back and is dropped (0 keeps every page)
+    blank_threshold: float = 0.0001
+    #: straighten pages skewed by a few degrees before encoding
+    deskew: bool = False
+    #: hot folder: a file is consumed once its size and mtime have not changed for this many seconds
+    hotfolder_settle_seconds: float = 2.0
 
 
 @dataclass
@@ -53,6 +70,13 @@ class AgentConfig:
     code_block: int = 0
     hub_public_key: str = ""
     hub_key_id: str = ""
+    #: the hub's X25519 key, pinned at enrolment: sealed dossiers are encrypted to it
+    hub_encryption_key: str = ""
+    hub_encryption_key_id: str = ""
+    #: TLS: CA bundle file to verify the hub with (empty: system CAs) and an optional
+    #: pin of the hub certificate (sha256 of its DER bytes, hex)
+    ca_bundle: str = ""
+    hub_cert_sha256: str = ""
     settings: AgentSettings = field(default_factory=AgentSettings)
 
     @property

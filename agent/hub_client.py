@@ -51,14 +51,46 @@ def raise_for_hub(response: requests.Response, what: str) -> None:
                          f"Hub refused ({status}) during {what}: {reason}", code)
 
 
+class PinnedTLSAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS that also insists on one hub certificate (sha256 of its DER bytes).
+
+    The chain is still verified against the CA bundle; the pin replaces the host
+    name check, so a hub reached by IP address on a commune LAN still verifies.
+    """
+
+    def __init__(self, fingerprint_sha256: str):
+        self.fingerprint = fingerprint_sha256.replace(":", "").lower()
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self.fingerprint
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _HubSession(requests.Session):
+    """A session whose configured CA bundle wins over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
+
+    Plain requests lets those variables override `session.verify` (psf/requests#3829),
+    which would silently replace the desk's pinned CA with the system's.
+    """
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 class HubClient:
     """Signed requests to one hub."""
 
     def __init__(self, base_url: str, device_key: Ed25519PrivateKey | None, *, timeout: float = 30.0,
-                 verify: bool | str = True):
+                 verify: bool | str = True, pin_sha256: str | None = None):
         self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
+        self.session = _HubSession()
         self.session.verify = verify
+        if pin_sha256:
+            self.session.mount("https://", PinnedTLSAdapter(pin_sha256))
         self.session.headers["User-Agent"] = "motcua-agent/0.1"
         if device_key is not None:
             self.session.auth = DeviceAuth(device_key)
@@ -78,10 +110,18 @@ class HubClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
+            offset_before = getattr(self.session.auth, "clock_offset", None)
             response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
-            if response.status_code == 401 and _json_error(response)[0] == "clock_skew":
-                # DeviceAuth has just learned the hub's clock from Date: sign again once.
+            if response.status_code == 401 and (_json_error(response)[0] == "clock_skew" or getattr(
+                    self.session.auth, "clock_offset", None) != offset_before):
+                # DeviceAuth has just learned the hub's clock from Date (HEAD answers carry no
+                # body to say so, hence the offset check): sign again once.
                 response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise HubUnreachable(f"Không xác thực được chứng thư TLS của trung tâm ({self.base_url}); chưa gửi gì.",
+                                 f"The hub's TLS certificate could not be verified at {self.base_url}; nothing was sent.",
+                                 "Kiểm tra tệp CA (--ca-bundle) và dấu vân tay đã ghim / check the CA bundle and "
+                                 "the pinned certificate") from exc
         except requests.RequestException as exc:
             raise HubUnreachable(f"Không kết nối được trung tâm ({self.base_url}).",
                                  f"Cannot reach the hub at {self.base_url} ({exc.__class__.__name__}).",
@@ -101,12 +141,24 @@ class HubClient:
         response = self._send("HEAD", f"/v1/objects/{sha256}")
         if response.status_code == 404:
             return False
+        if response.status_code == 401:
+            response = self._explain_refusal(response)
         raise_for_hub(response, "object lookup")
         return True
 
-    def commit(self, signed_manifest: bytes) -> dict[str, Any]:
+    def _explain_refusal(self, head_response: requests.Response) -> requests.Response:
+        """A HEAD answer has no body; ask an authenticated GET for the hub's reason (e.g. why the device was revoked)."""
+        probe = self._send("GET", "/v1/dossiers/00000000-0000-0000-0000-000000000000")
+        return probe if probe.status_code == 401 else head_response
+
+    def commit(self, signed_manifest: bytes, content_type: str = "application/json") -> dict[str, Any]:
+        """Commit a signed manifest: JSON, or sealed to the hub key (`SEALED_MANIFEST_TYPE`)."""
         return self._request("POST", "/v1/commits", "commit", data=signed_manifest,
-                             headers={"Content-Type": "application/json"}).json()
+                             headers={"Content-Type": content_type}).json()
+
+    def rotate_key(self, body: dict[str, str]) -> dict[str, Any]:
+        """Tell the hub this device's new public key (request signed by the key the hub knows)."""
+        return self._request("POST", "/v1/devices/self/key", "key rotation", json=body).json()
 
     def dossier_status(self, dossier_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/dossiers/{dossier_id}", "status lookup").json()

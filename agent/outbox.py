@@ -25,7 +25,28 @@ from .ids import PER_DEVICE_DAILY_LIMIT, dossier_code, new_dossier_id, utc_times
 
 STATES = ("captured", "sealed", "uploading", "committed", "purged", "rejected")
 DELIVERABLE = ("sealed", "uploading")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+
+
+def _desk_tables(db: sqlite_utils.Database) -> None:
+    from .desk_db import create_desk_tables
+
+    create_desk_tables(db)
+
+
+def _sync_tables(db: sqlite_utils.Database) -> None:
+    """Schema step 3 (reliable sync): due dates and upload progress for delivery priorities,
+    and the status-feed inbox (agent.feed)."""
+    columns = {c.name for c in db["dossiers"].columns}
+    for name in ("due_at", "uploaded_at"):
+        if name not in columns:
+            db.execute(f"ALTER TABLE dossiers ADD COLUMN {name} TEXT")
+    db["feed_inbox"].create({"cursor": int, "event": str, "fetched_at": str, "applied_at": str, "error": str},
+                            pk="cursor", if_not_exists=True)
+
+
+#: forward migration steps: schema version -> step (applied in order to older databases)
+MIGRATIONS: dict[int, Any] = {2: _desk_tables, 3: _sync_tables}
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,9 @@ class Outbox:
             self.db["uploads"].create({"sha256": str, "url": str, "length": int, "created_at": str},
                                       pk="sha256", if_not_exists=True)
             self.db["device_state"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            for step in sorted(MIGRATIONS):
+                if version < step:
+                    MIGRATIONS[step](self.db)
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -132,24 +156,26 @@ class Outbox:
     # -- capture --------------------------------------------------------------------
     def add_captured(self, *, procedure_code: str, channel: str, agency_code: str, code_block: int,
                      documents: list[tuple[str, str, str, int, int]], received_at: datetime | None = None,
-                     metadata: dict[str, str] | None = None) -> Dossier:
+                     metadata: dict[str, str] | None = None, code: str | None = None) -> Dossier:
         """Record a new captured dossier whose blobs are already stored.
 
         `documents` are (name, media_type, sha256, size, pages). The dossier id and
-        code are assigned here, in the same transaction as the daily counter.
+        code are assigned here, in the same transaction as the daily counter —
+        or `code` is one reserved earlier by `reserve_code` (a printed cover
+        sheet), whose reservation is spent in this transaction.
         """
         now = datetime.now(timezone.utc)
         received = received_at or now
         day = vietnam_day(received)
         dossier_id = new_dossier_id()
         with self.transaction():
-            number = int(self.get_state(f"daily:{day}", "0")) + 1
-            if number > PER_DEVICE_DAILY_LIMIT:
-                raise InputError(f"Máy này đã cấp {PER_DEVICE_DAILY_LIMIT} mã hồ sơ trong ngày {day}.",
-                                 f"This device has issued {PER_DEVICE_DAILY_LIMIT} dossier codes on {day}.",
-                                 "Dùng máy khác của cơ quan / use another enrolled desk")
-            self._set_state(f"daily:{day}", str(number))
-            code = dossier_code(agency_code, day, code_block, number)
+            if code is None:
+                code = self._next_code(agency_code, code_block, day)
+            elif self.get_state(f"reserved:{code}") is None:
+                raise InputError(f"Mã hồ sơ {code} không do máy này cấp hoặc đã được dùng.",
+                                 f"Dossier code {code} was not reserved on this desk or is already used.")
+            else:
+                self.conn.execute("DELETE FROM device_state WHERE key=?", (f"reserved:{code}",))
             self.conn.execute(
                 "INSERT INTO dossiers(id, code, procedure_code, channel, state, received_at, created_at, updated_at,"
                 " size_bytes, page_count, attempts, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,0,?)",
@@ -163,6 +189,37 @@ class Outbox:
                     (dossier_id, position, name, media_type, sha, size, pages),
                 )
         return self.get(dossier_id)
+
+    def _next_code(self, agency_code: str, code_block: int, day: str) -> str:
+        """Inside an open transaction: the next dossier code of `day` (bumps the daily counter)."""
+        number = int(self.get_state(f"daily:{day}", "0")) + 1
+        if number > PER_DEVICE_DAILY_LIMIT:
+            raise InputError(f"Máy này đã cấp {PER_DEVICE_DAILY_LIMIT} mã hồ sơ trong ngày {day}.",
+                             f"This device has issued {PER_DEVICE_DAILY_LIMIT} dossier codes on {day}.",
+                             "Dùng máy khác của cơ quan / use another enrolled desk")
+        self._set_state(f"daily:{day}", str(number))
+        return dossier_code(agency_code, day, code_block, number)
+
+    # -- cover-sheet reservations (agent.batch_capture) -------------------------------------
+    def reserve_code(self, *, agency_code: str, code_block: int, details: dict[str, str],
+                     received_at: datetime | None = None) -> str:
+        """Assign a dossier code now (for a printed cover sheet); the pages come later via add_captured(code=…)."""
+        received = received_at or datetime.now(timezone.utc)
+        with self.transaction():
+            code = self._next_code(agency_code, code_block, vietnam_day(received))
+            self._set_state(f"reserved:{code}", json.dumps({**details, "received_at": utc_timestamp(received)},
+                                                           ensure_ascii=False))
+        return code
+
+    def reservation(self, code: str) -> dict[str, str] | None:
+        """The details stored when `code` was reserved, or None (unknown or already used)."""
+        value = self.get_state(f"reserved:{code}")
+        return json.loads(value) if value else None
+
+    def find_by_source(self, source: str) -> list[Dossier]:
+        """Dossiers captured from the input identified by `source` (metadata `source`: file sha256 or batch id)."""
+        rows = self.conn.execute("SELECT * FROM dossiers WHERE json_extract(metadata, '$.source')=?", (source,))
+        return [self._dossier(r) for r in rows]
 
     # -- reading ----------------------------------------------------------------
     def get(self, ref: str) -> Dossier:
@@ -240,6 +297,13 @@ class Outbox:
             self._transition(dossier_id, ("captured", "sealed", "uploading"), state="rejected",
                              rejected_reason=reason[:1000], last_error=reason[:500])
 
+    def requeue_rejected(self, dossier_id: str) -> str:
+        """The officer's retry for a rejected dossier: back to sealed (or captured if never sealed)."""
+        with self.transaction():
+            target = "sealed" if self.get(dossier_id).signed_manifest else "captured"
+            self._transition(dossier_id, ("rejected",), state=target, rejected_reason=None, last_error=None)
+        return target
+
     def mark_committed(self, dossier_id: str, receipt_json: str, hub_sequence: int) -> None:
         with self.transaction():
             self._transition(dossier_id, ("sealed", "uploading"), state="committed", receipt=receipt_json,
@@ -256,6 +320,31 @@ class Outbox:
             " SELECT 1 FROM documents o JOIN dossiers x ON x.id=o.dossier_id"
             " WHERE o.sha256=d.sha256 AND o.dossier_id<>d.dossier_id AND x.state<>'purged')", (dossier_id,))
         return [r[0] for r in rows]
+
+    # -- encryption at rest (agent.at_rest) --------------------------------------------
+    def record_encrypted(self, dossier_id: str, replacements: list[tuple[int, str, int]],
+                         plain_shas: list[str]) -> None:
+        """Inside the seal transaction: point documents at their ciphertext blobs and
+        queue the plaintext blobs for wiping (done after the transaction commits)."""
+        for position, sha, size in replacements:
+            self.conn.execute("UPDATE documents SET sha256=?, size=? WHERE dossier_id=? AND position=?",
+                              (sha, size, dossier_id, position))
+        self.conn.execute("UPDATE dossiers SET size_bytes=(SELECT COALESCE(SUM(size), 0) FROM documents"
+                          " WHERE dossier_id=?) WHERE id=?", (dossier_id, dossier_id))
+        for sha in plain_shas:
+            self._set_state(f"wipe:{sha}", dossier_id)
+
+    def pending_wipes(self) -> list[str]:
+        """Plaintext blobs queued for wiping whose no captured dossier still needs them."""
+        rows = self.conn.execute(
+            "SELECT substr(s.key, 6) FROM device_state s WHERE s.key LIKE 'wipe:%' AND NOT EXISTS ("
+            " SELECT 1 FROM documents d JOIN dossiers x ON x.id=d.dossier_id"
+            " WHERE d.sha256=substr(s.key, 6) AND x.state='captured')")
+        return [r[0] for r in rows]
+
+    def wipe_done(self, sha256: str) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM device_state WHERE key=?", (f"wipe:{sha256}",))
 
     # -- upload bookkeeping ---------------------------------------------------------
     def upload_url(self, sha256: str) -> str | None:

@@ -2,8 +2,14 @@
 
 The retry policy is composed from tenacity's named pieces: retry while a pass
 was incomplete, wait `random(0, min(cap, 2 * 2**n))` (exponential, full jitter,
-capped at `max_backoff`), never stop. A clean pass resets the backoff and the
-loop idles for `idle_interval`. A revoked device stops the loop with its reason.
+capped at `max_backoff`), never stop. The backoff sleep probes the hub
+(agent.connectivity) and ends early — with a little jitter — as soon as the
+hub is reachable again after a dead link, so the first byte after a reconnect
+follows within about one probe interval, not a whole backoff. A clean pass
+resets the backoff and the loop idles for `idle_interval`. Each pass pulls the
+status feed first, then delivers by priority (agent.sync); newly captured
+dossiers are sealed between dossiers so urgent work joins the running pass.
+A revoked device stops the loop with its reason.
 """
 from __future__ import annotations
 
@@ -12,9 +18,10 @@ import threading
 
 from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
 
+from .connectivity import LinkWatch, probe_hub
 from .context import AgentContext
 from .seal import seal_all
-from .sync import SyncReport, sync_once
+from .sync import LinkState, SyncReport, sync_once
 
 log = logging.getLogger("motcua.agent.runner")
 
@@ -38,15 +45,28 @@ def backoff_policy(max_backoff: int) -> wait_random_exponential:
 def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool = True) -> None:
     """Loop until `stop` is set. Raises DeviceNotAuthorised if the hub refuses this device."""
     settings = ctx.config.settings
+    link = LinkState.load(ctx)
+    watch = LinkWatch(lambda: probe_hub(ctx, timeout=min(5.0, float(settings.timeout))),
+                      probe_interval=settings.probe_interval, jitter=settings.reconnect_jitter)
+    last: dict[str, bool] = {"link_down": False}
 
-    def sleep(seconds: float) -> None:
+    def backoff_sleep(seconds: float) -> None:
+        if watch.wait_or_reconnect(seconds, stop, last["link_down"]) == "stopped":
+            raise StopRequested()
+
+    def idle(seconds: float) -> None:
         if stop.wait(seconds):
             raise StopRequested()
 
-    def one_pass() -> SyncReport:
+    def seal_new() -> None:
         if seal_captured:
             seal_all(ctx)
-        report = sync_once(ctx)
+
+    def one_pass() -> SyncReport:
+        if stop.is_set():
+            raise StopRequested()
+        report = sync_once(ctx, link=link, between=seal_new)
+        last["link_down"] = report.link_down
         if not report.complete:
             raise PassIncomplete(report)
         return report
@@ -55,7 +75,7 @@ def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool
         retry=retry_if_exception_type(PassIncomplete),
         wait=backoff_policy(settings.max_backoff),
         stop=stop_never,
-        sleep=sleep,
+        sleep=backoff_sleep,
         before_sleep=lambda rs: log.info("sync_retry attempt=%d wait=%.1fs reason=%s", rs.attempt_number,
                                          rs.next_action.sleep if rs.next_action else 0, rs.outcome.exception()),
         reraise=True,
@@ -65,6 +85,6 @@ def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool
             report = retrying(one_pass)
             if report.committed or report.rejected:
                 log.info("sync_pass committed=%d rejected=%d", len(report.committed), len(report.rejected))
-            sleep(settings.idle_interval)
+            idle(settings.idle_interval)
     except StopRequested:
         log.info("runner_stopped")

@@ -10,10 +10,15 @@ import json
 import logging
 
 from sync_protocol.canonical import canonical_json
+from sync_protocol.errors import ObjectCorrupt
 from sync_protocol.manifest import Manifest, PayloadObject, sign_manifest
 
+from .document_signing import sign_documents
+from .at_rest import ARMOUR_PREFIX, encrypt_blob, hub_encryption_key, plaintext_metadata, seal_manifest_text, wipe_blob
+from .audit import audit_event
 from .context import AgentContext
 from .crashpoints import crash_point
+from .errors import StorageError
 from .ids import utc_timestamp
 from .outbox import Dossier
 
@@ -21,10 +26,26 @@ log = logging.getLogger("motcua.agent.seal")
 
 
 def seal_dossier(ctx: AgentContext, ref: str) -> Dossier:
-    """Seal one captured dossier (by id or code)."""
+    """Seal one captured dossier (by id or code): encrypt its payload to the hub, sign, chain.
+
+    Encryption at rest (agent.at_rest): the ciphertext blobs are written before the
+    transaction (a crash leaves only unreferenced ciphertext); the transaction points
+    the documents at them and queues the plaintext for wiping, which happens after it.
+    """
     outbox = ctx.outbox
     dossier = outbox.get(ref)
-    objects = tuple(PayloadObject(d.name, d.media_type, d.sha256, d.size) for d in outbox.documents(dossier.id))
+    if dossier.state != "captured":
+        return dossier
+    recipient = hub_encryption_key(ctx.config)
+    documents = outbox.documents(dossier.id)
+    try:
+        # PAdES signature on every PDF, last of all (after OCR), before encryption (agent.document_signing)
+        signed, signing_metadata = sign_documents(ctx, documents)
+        encrypted = [(d, encrypt_blob(outbox.blobs, d.sha256, recipient)) for d in signed]
+    except ObjectCorrupt as exc:
+        raise StorageError(f"Tệp của hồ sơ {dossier.code} trên máy bị hỏng; cần quét lại.",
+                           f"A file of dossier {dossier.code} is corrupt on disk: {exc}", "motcua import …") from exc
+    objects = tuple(PayloadObject(d.name, d.media_type, e.cipher_sha256, e.cipher_size) for d, e in encrypted)
     with outbox.transaction():
         current = outbox.get(dossier.id)
         if current.state != "captured":
@@ -35,19 +56,39 @@ def seal_dossier(ctx: AgentContext, ref: str) -> Dossier:
             procedure_code=dossier.procedure_code, channel=dossier.channel, device_id=ctx.config.device_id,
             sequence=sequence + 1, previous_manifest_hash=head, created_at=utc_timestamp(),
             received_at=dossier.received_at, objects=objects,
-            metadata={"pages": str(dossier.page_count)},
+            metadata={"pages": str(dossier.page_count), **plaintext_metadata([(d.name, e) for d, e in encrypted]),
+                      **signing_metadata},
         )
         envelope = sign_manifest(manifest, ctx.device_key)
         crash_point("before_seal_commit")
-        outbox.record_seal(dossier.id, manifest.sequence, manifest.hash, canonical_json(envelope.to_dict()).decode())
+        outbox.record_seal(dossier.id, manifest.sequence, manifest.hash,
+                           seal_manifest_text(canonical_json(envelope.to_dict()), recipient))
+        outbox.record_encrypted(dossier.id, [(d.position, e.cipher_sha256, e.cipher_size) for d, e in encrypted],
+                                sorted({d.sha256 for d in documents} | {d.sha256 for d in signed}))
     log.info("sealed dossier=%s seq=%d manifest=%s", dossier.id, manifest.sequence, manifest.hash[:12])
+    audit_event(ctx, "dossier.sealed", dossier.id, sequence=manifest.sequence, manifest=manifest.hash,
+                objects=len(objects))
+    wipe_plaintext(ctx)
     return outbox.get(dossier.id)
 
 
+def wipe_plaintext(ctx: AgentContext) -> int:
+    """Overwrite and remove plaintext blobs that sealing left behind (also after a crash)."""
+    wiped = 0
+    for sha in ctx.outbox.pending_wipes():
+        wiped += wipe_blob(ctx.outbox.blobs, sha)
+        ctx.outbox.wipe_done(sha)
+    return wiped
+
+
 def seal_all(ctx: AgentContext) -> list[Dossier]:
-    """Seal every captured dossier, oldest first."""
+    """Seal every captured dossier, oldest first (and finish any wipe a crash interrupted)."""
+    wipe_plaintext(ctx)
     return [seal_dossier(ctx, d.id) for d in ctx.outbox.list(("captured",))]
 
 
 def manifest_of(dossier: Dossier) -> dict:
-    return json.loads(dossier.signed_manifest or "{}")
+    """The signed manifest of a dossier sealed without encryption ({} when sealed to the hub: unreadable here)."""
+    if not dossier.signed_manifest or dossier.signed_manifest.startswith(ARMOUR_PREFIX):
+        return {}
+    return json.loads(dossier.signed_manifest)

@@ -1,6 +1,14 @@
 """Sync: deliver sealed dossiers to the hub exactly once, verify receipts, purge.
 
-For each deliverable dossier (oldest first):
+Order of a pass (agent.runner calls it in a loop):
+  0. pull the hub's status feed (agent.feed) — small and urgent, so first;
+  1. dossiers whose bytes are all at the hub and only need the commit/receipt;
+  2. then by due date (`due_at`, else the intake's due date, else received_at +
+     `default_due_days`), smaller first on ties. Fair share: while others wait,
+     one dossier may use about `fair_share_seconds` of link per turn, then the
+     queue is re-read (new urgent dossiers join) and it goes to the back, so a
+     big dossier never starves small urgent ones and always makes progress.
+For each dossier:
   1. re-hash every local blob (verify on read) — a corrupt blob dead-letters the dossier;
   2. skip objects the hub already holds; otherwise create or resume a tus upload
      (its URL is stored, so an agent restart resumes too);
@@ -15,17 +23,26 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from sync_protocol.errors import ObjectCorrupt, ProtocolError, UploadGone
+import requests
+
+from sync_protocol.chunking import ChunkPolicy
+
+from sync_protocol.errors import ObjectCorrupt, ProtocolError, UploadGone, UploadTransportError
 from sync_protocol.receipt import verify_receipt
 from sync_protocol.signed_document import Envelope
 
+from .at_rest import manifest_for_transport
+from .audit import audit_event
 from .context import AgentContext
 from .crashpoints import crash_point
 from .errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from .feed import try_pull_feed
+from .metrics import record_sync_result
 from .outbox import Dossier
 
 log = logging.getLogger("motcua.agent.sync")
@@ -42,6 +59,8 @@ class SyncReport:
     bytes_sent: int = 0
     resumed_from: dict[str, int] = field(default_factory=dict)
     unreachable: str | None = None
+    #: the failure was the link itself (no HTTP answer), not a busy hub: reconnect as soon as it is back
+    link_down: bool = False
 
     @property
     def complete(self) -> bool:
@@ -50,43 +69,142 @@ class SyncReport:
 
     def to_json(self) -> dict:
         return {"committed": self.committed, "rejected": self.rejected, "failed": self.failed, "purged": self.purged,
-                "bytes_sent": self.bytes_sent, "resumed_from": self.resumed_from, "unreachable": self.unreachable}
+                "bytes_sent": self.bytes_sent, "resumed_from": self.resumed_from, "unreachable": self.unreachable,
+                "link_down": self.link_down}
 
 
 class ReceiptInvalid(HubError):
     """The hub answered a commit with a receipt that does not verify: keep everything, retry later."""
 
 
-def sync_once(ctx: AgentContext, on_progress: Callable[[str, int, int], None] | None = None) -> SyncReport:
-    """One pass over the queue. Raises DeviceNotAuthorised (revoked device); nothing else escapes."""
-    report = SyncReport()
-    for dossier in ctx.outbox.deliverable():
+class TurnOver(Exception):
+    """Raised from the progress callback when a dossier has used its fair share of the link."""
+
+
+LINK_STATE_KEY = "link:chunker"
+
+
+@dataclass
+class LinkState:
+    """What the agent has learned about its link: the adaptive chunk policy (kept across restarts)."""
+
+    chunker: ChunkPolicy
+
+    @classmethod
+    def load(cls, ctx: AgentContext) -> "LinkState":
+        largest = max(16 * 1024, int(ctx.config.settings.chunk_size))
+        policy = ChunkPolicy(max_size=largest, initial_size=min(largest, 64 * 1024), min_size=min(largest, 16 * 1024))
         try:
-            deliver_dossier(ctx, dossier, report, on_progress)
+            policy.restore(json.loads(ctx.outbox.get_state(LINK_STATE_KEY, "{}") or "{}"))
+        except ValueError:
+            pass
+        return cls(policy)
+
+    def save(self, ctx: AgentContext) -> None:
+        with ctx.outbox.transaction() as conn:
+            conn.execute("INSERT INTO device_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                         " value=excluded.value", (LINK_STATE_KEY, json.dumps(self.chunker.to_json())))
+
+
+def _is_link_failure(exc: BaseException) -> bool:
+    """True when no HTTP answer came back at all (connection refused/reset, timeout)."""
+    cause = exc.__cause__
+    if isinstance(cause, UploadTransportError):
+        return cause.status is None
+    return isinstance(cause, requests.RequestException)
+
+
+def priority_key(uploaded: bool, due_at: str, size_bytes: int, code: str) -> tuple:
+    """Delivery order: receipts to fetch first, then earliest due date, then smallest."""
+    return (0 if uploaded else 1, due_at, size_bytes, code)
+
+
+def ordered_deliverable(ctx: AgentContext) -> list[Dossier]:
+    """Deliverable dossiers in priority order (see the module docstring)."""
+    outbox = ctx.outbox
+    dossiers = outbox.deliverable()
+    extra: dict[str, tuple] = {}
+    try:
+        rows = outbox.conn.execute("SELECT d.id, COALESCE(d.due_at, i.due_at), d.uploaded_at FROM dossiers d"
+                                   " LEFT JOIN intake i ON i.dossier_id = d.id WHERE d.state IN ('sealed','uploading')")
+    except sqlite3.OperationalError:  # no intake table in this database
+        rows = outbox.conn.execute("SELECT id, due_at, uploaded_at FROM dossiers WHERE state IN ('sealed','uploading')")
+    for dossier_id, due, uploaded in rows:
+        extra[dossier_id] = (due, uploaded)
+    days = timedelta(days=ctx.config.settings.default_due_days)
+
+    def key(d: Dossier) -> tuple:
+        due, uploaded = extra.get(d.id, (None, None))
+        if not due:
+            received = datetime.strptime(d.received_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            due = (received + days).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return priority_key(bool(uploaded), due, d.size_bytes, d.code)
+
+    return sorted(dossiers, key=key)
+
+
+def sync_once(ctx: AgentContext, on_progress: Callable[[str, int, int], None] | None = None, *,
+              link: LinkState | None = None, between: Callable[[], object] | None = None) -> SyncReport:
+    """One pass over the queue. Raises NotInitialised (desk not enrolled) or DeviceNotAuthorised
+    (revoked device); nothing else escapes."""
+    ctx.config.require_enrolled()  # an empty queue on a desk that was never enrolled is not "all delivered"
+    report = SyncReport()
+    link = link or LinkState.load(ctx)
+    # Status events first (and so right after every reconnect). If the hub is away, the first
+    # dossier finds out too and ends the pass, recording the attempt on that dossier.
+    try_pull_feed(ctx)
+    turns: dict[str, int] = {}
+    finished: set[str] = set()
+    while report.unreachable is None:
+        if between is not None:
+            between()  # e.g. seal dossiers captured meanwhile, so urgent ones join this pass
+        queue = [d for d in ordered_deliverable(ctx) if d.id not in finished]
+        if not queue:
+            break
+        dossier = min(queue, key=lambda d: turns.get(d.id, 0))  # first in priority among the least served
+        budget = link.chunker.budget_bytes(ctx.config.settings.fair_share_seconds) if len(queue) > 1 else None
+        try:
+            if deliver_dossier(ctx, dossier, report, on_progress, link=link, budget=budget):
+                finished.add(dossier.id)
+            else:
+                turns[dossier.id] = turns.get(dossier.id, 0) + 1
         except DossierRefused as exc:
+            finished.add(dossier.id)
             ctx.outbox.mark_rejected(dossier.id, f"{exc.message_vi} / {exc.message_en}")
             report.rejected.append(dossier.code)
+            audit_event(ctx, "dossier.rejected", dossier.id, code=exc.code)
             log.warning("rejected dossier=%s code=%s", dossier.id, exc.code)
         except HubUnreachable as exc:
             ctx.outbox.record_failure(dossier.id, exc.message_en)
             report.failed.append(dossier.code)
             report.unreachable = exc.message_en
+            report.link_down = _is_link_failure(exc)
             log.warning("hub_unreachable dossier=%s error=%s", dossier.id, exc.message_en)
-            break
         except DeviceNotAuthorised as exc:
             ctx.outbox.record_failure(dossier.id, exc.message_en)
+            link.save(ctx)
             raise
         except HubError as exc:
+            finished.add(dossier.id)
             ctx.outbox.record_failure(dossier.id, exc.message_en)
             report.failed.append(dossier.code)
             log.warning("sync_failed dossier=%s error=%s", dossier.id, exc.message_en)
+    link.save(ctx)
+    if report.committed and report.unreachable is None:
+        try_pull_feed(ctx)  # the hub may already have news about what just arrived
     report.purged.extend(purge_due(ctx))
+    record_sync_result(ctx.outbox, report.complete)  # for `motcua metrics` / `motcua doctor`
     return report
 
 
 def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
-                    on_progress: Callable[[str, int, int], None] | None = None) -> None:
+                    on_progress: Callable[[str, int, int], None] | None = None, *,
+                    link: LinkState | None = None, budget: int | None = None) -> bool:
+    """Upload what the hub lacks and commit. Returns False when the dossier's turn
+    (`budget` bytes) ran out first — it keeps its place and resumes next turn."""
     outbox, hub = ctx.outbox, ctx.hub
+    link = link or LinkState.load(ctx)
+    sent_before = report.bytes_sent
     outbox.mark_uploading(dossier.id)
     for doc in outbox.documents(dossier.id):
         try:
@@ -98,9 +216,18 @@ def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
         if hub.has_object(doc.sha256):
             outbox.forget_upload(doc.sha256)
             continue
-        _upload_object(ctx, dossier, doc.sha256, doc.size, doc.name, report, on_progress)
+        left = None if budget is None else budget - (report.bytes_sent - sent_before)
+        if left is not None and left <= 0:
+            return False
+        try:
+            _upload_object(ctx, dossier, doc.sha256, doc.size, doc.name, report, on_progress, link, left)
+        except TurnOver:
+            return False
+    with outbox.transaction() as conn:
+        conn.execute("UPDATE dossiers SET uploaded_at=COALESCE(uploaded_at, ?) WHERE id=?",
+                     (datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), dossier.id))
     crash_point("after_upload")
-    answer = hub.commit(dossier.signed_manifest.encode("utf-8"))
+    answer = hub.commit(*manifest_for_transport(dossier.signed_manifest or ""))
     crash_point("after_commit_sent")
     try:
         receipt = verify_receipt(Envelope.from_dict(answer), ctx.hub_key, dossier.manifest_hash)
@@ -110,13 +237,18 @@ def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
                              "Báo quản trị viên / tell the administrator") from exc
     outbox.mark_committed(dossier.id, json.dumps(answer, ensure_ascii=False), receipt.hub_sequence)
     report.committed.append(dossier.code)
+    audit_event(ctx, "dossier.committed", dossier.id, hub_sequence=receipt.hub_sequence, manifest=dossier.manifest_hash)
     log.info("committed dossier=%s hub_seq=%d", dossier.id, receipt.hub_sequence)
+    return True
 
 
 def _upload_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, name: str, report: SyncReport,
-                   on_progress: Callable[[str, int, int], None] | None) -> None:
+                   on_progress: Callable[[str, int, int], None] | None, link: LinkState,
+                   budget: int | None = None) -> None:
+    """Create or resume one tus upload. Raises TurnOver once `budget` bytes were acknowledged."""
     outbox, hub = ctx.outbox, ctx.hub
     first_chunk_seen = False
+    chunks = _CountingChunks(link.chunker)
 
     def progress(offset: int, length: int) -> None:
         nonlocal first_chunk_seen
@@ -125,6 +257,39 @@ def _upload_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, 
             crash_point("after_first_chunk")
         if on_progress:
             on_progress(dossier.code, offset, length)
+        if budget is not None and offset < length and chunks.acknowledged >= budget:
+            raise TurnOver()
+
+    try:
+        _send_object(ctx, dossier, sha256, size, name, report, chunks, progress)
+    finally:
+        report.bytes_sent += chunks.acknowledged
+
+
+class _CountingChunks:
+    """Forwards chunk feedback to the link's policy and counts acknowledged bytes."""
+
+    def __init__(self, policy: ChunkPolicy):
+        self.policy = policy
+        self.acknowledged = 0
+
+    def size(self) -> int:
+        return self.policy.size()
+
+    def __call__(self) -> int:
+        return self.policy.size()
+
+    def record_success(self, nbytes: int, seconds: float) -> None:
+        self.acknowledged += nbytes
+        self.policy.record_success(nbytes, seconds)
+
+    def record_failure(self) -> None:
+        self.policy.record_failure()
+
+
+def _send_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, name: str, report: SyncReport,
+                 chunks: _CountingChunks, progress: Callable[[int, int], None]) -> None:
+    outbox, hub = ctx.outbox, ctx.hub
 
     for _ in range(2):  # a second round only if the hub forgot the upload
         url = outbox.upload_url(sha256)
@@ -134,11 +299,10 @@ def _upload_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, 
             outbox.set_upload_url(sha256, url, size)
         try:
             with outbox.blobs.open(sha256) as stream:
-                result = hub.upload(url, stream, size, ctx.config.settings.chunk_size, progress)
+                result = hub.upload(url, stream, size, chunks, progress)
         except UploadGone:
             outbox.forget_upload(sha256)
             continue
-        report.bytes_sent += result.bytes_sent
         if result.started_at_offset:
             report.resumed_from[dossier.code] = result.started_at_offset
         outbox.forget_upload(sha256)
@@ -162,5 +326,6 @@ def purge_due(ctx: AgentContext, now: datetime | None = None) -> list[str]:
             ctx.outbox.blobs.delete(sha)
         ctx.outbox.mark_purged(dossier.id)
         purged.append(dossier.code)
+        audit_event(ctx, "dossier.purged", dossier.id)
         log.info("purged dossier=%s", dossier.id)
     return purged

@@ -6,8 +6,10 @@ sync_protocol.request_signing). Every error is JSON:
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import sqlite3
 import time
 from typing import Any, Callable
 
@@ -21,9 +23,11 @@ from sync_protocol import PROTOCOL_VERSION
 from sync_protocol.tus_client import TUS_VERSION, decode_metadata
 
 from . import commits, enrolment, uploads
+from . import feed as status_feed
 from .auth import Device, authenticate
 from .config import HubConfig
-from .errors import BadRequest, HubError, NotFound, TooLarge
+from .errors import BadRequest, HubError, InsufficientStorage, NotFound, TooLarge
+from .metrics import install_metrics
 from .state import HubState
 
 log = logging.getLogger("motcua.hub.app")
@@ -38,11 +42,30 @@ class EnrolRequest(BaseModel):
     site: str | None = Field(default=None, max_length=200, description="Site the desk expects the token to be for")
 
 
+class KeyRotation(BaseModel):
+    new_public_key: str = Field(max_length=100, description="The device's new Ed25519 public key (base64url)")
+    proof: str = Field(max_length=200, description="Signature by the new key over the rotation proof input")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Is this exception (or its cause) the disk or database being full?"""
+    for _ in range(10):  # bounded: exception chains can loop
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 def create_app(config: HubConfig) -> FastAPI:
     state = HubState.open(config)
     app = FastAPI(title="motcua hub", version="0.1.0",
                   description="Provincial receiver for dossiers sealed by motcua desk agents.")
     app.state.hub = state
+    install_metrics(app, state)  # GET /metrics (Prometheus) and request counters
 
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:
@@ -56,6 +79,11 @@ def create_app(config: HubConfig) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if disk_full(exc):  # anywhere (database, uploads, objects): a clear 507, never a 500
+            log.error("disk_full type=%s", type(exc).__name__)
+            full = InsufficientStorage("hub disk is full; nothing was stored, retry later",
+                                       "Ổ đĩa trung tâm đã đầy; chưa lưu gì, thử lại sau")
+            return JSONResponse(full.to_json(), status_code=full.status, headers={"Tus-Resumable": TUS_VERSION})
         log.exception("internal_error type=%s", type(exc).__name__)
         return JSONResponse({"error": "internal", "reason": "internal hub error; it was logged",
                              "reason_vi": "Lỗi nội bộ tại trung tâm; đã ghi nhật ký"}, status_code=500)
@@ -89,7 +117,8 @@ def create_app(config: HubConfig) -> FastAPI:
     @app.get("/v1/hello", summary="Protocol version, hub key and time (unauthenticated probe)")
     def hello() -> dict[str, Any]:
         return {"service": "motcua-hub", "protocol": PROTOCOL_VERSION, "hub_key_id": state.hub_key_id,
-                "hub_public_key": state.hub_public_key, "time": int(time.time())}
+                "hub_public_key": state.hub_public_key, "hub_encryption_key": state.encryption_public_key,
+                "hub_encryption_key_id": state.encryption_key_id, "time": int(time.time())}
 
     @app.post("/v1/enrol", status_code=201, summary="Exchange a one-time token for a device identity")
     def enrol(req: EnrolRequest) -> dict[str, Any]:
@@ -118,13 +147,15 @@ def create_app(config: HubConfig) -> FastAPI:
             return uploads.create_upload(state, device, int(length_header), metadata)
 
         upload_id = await as_device(request, 0, create)
-        return Response(status_code=201, headers=tus_headers(Location=f"/v1/uploads/{upload_id}", **{"Upload-Offset": "0"}))
+        return Response(status_code=201, headers=tus_headers(Location=f"/v1/uploads/{upload_id}", **{
+            "Upload-Offset": "0", "Upload-Expires": uploads.upload_expires(state, state.now())}))
 
     @app.head("/v1/uploads/{upload_id}", summary="tus: durable offset of an upload")
     async def tus_head(upload_id: str, request: Request) -> Response:
         require_tus(request)
         row = await as_device(request, 0, lambda device, _: uploads.get_upload(state, device, upload_id))
         return Response(status_code=200, headers=tus_headers(**{"Upload-Offset": str(row["upload_offset"]),
+                                                                  "Upload-Expires": uploads.upload_expires(state, row["updated_at"]),
                                                                   "Upload-Length": str(row["length"])}))
 
     @app.patch("/v1/uploads/{upload_id}", status_code=204, summary="tus: append a chunk at Upload-Offset")
@@ -142,7 +173,8 @@ def create_app(config: HubConfig) -> FastAPI:
                                         request.headers.get("upload-checksum"))
 
         new_offset = await as_device(request, config.max_chunk_bytes, append)
-        return Response(status_code=204, headers=tus_headers(**{"Upload-Offset": str(new_offset)}))
+        return Response(status_code=204, headers=tus_headers(**{
+            "Upload-Offset": str(new_offset), "Upload-Expires": uploads.upload_expires(state, state.now())}))
 
     @app.delete("/v1/uploads/{upload_id}", status_code=204, summary="tus termination")
     async def tus_delete(upload_id: str, request: Request) -> Response:
@@ -162,14 +194,22 @@ def create_app(config: HubConfig) -> FastAPI:
     @app.post("/v1/commits", summary="Commit a signed manifest; returns the hub's signed receipt")
     async def commit(request: Request) -> JSONResponse:
         def run(device: Device, body: bytes) -> tuple[dict[str, Any], bool]:
-            try:
-                parsed = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
-            return commits.commit_manifest(state, device, parsed)
+            # the same function the USB bundle import calls (hub.bundles): one verification + dedupe path
+            return commits.commit_body(state, device, body, request.headers.get("content-type", "application/json"))
 
         receipt, created = await as_device(request, MAX_JSON_BODY, run)
         return JSONResponse(receipt, status_code=201 if created else 200)
+
+    @app.post("/v1/devices/self/key", summary="Rotate this device's key (request signed by the current key)")
+    async def rotate_key(request: Request) -> dict[str, Any]:
+        def run(device: Device, body: bytes) -> dict[str, Any]:
+            try:
+                data = KeyRotation.model_validate_json(body)
+            except ValueError as exc:
+                raise BadRequest("body must be {new_public_key, proof}", "Nội dung phải có new_public_key, proof") from exc
+            return enrolment.rotate_device_key(state, device.device_id, data.new_public_key, data.proof)
+
+        return await as_device(request, 4096, run)
 
     @app.get("/v1/dossiers/{dossier_id}", summary="Status of a dossier as the hub sees it")
     async def dossier(dossier_id: str, request: Request) -> dict[str, Any]:
@@ -177,5 +217,20 @@ def create_app(config: HubConfig) -> FastAPI:
         if found is None:
             raise NotFound("the hub has no such dossier for this site", "Trung tâm chưa có hồ sơ này của điểm tiếp nhận")
         return found
+
+    @app.get("/v1/feed", summary="Status events of this device's site after a cursor (status feed)")
+    async def feed(request: Request, after: int = 0, limit: int = 100) -> dict[str, Any]:
+        return await as_device(request, 0, lambda device, _: status_feed.feed_page(state, device.site, after, limit))
+
+    @app.post("/v1/case-system/status", summary="Provincial case system: post a dossier status change (Bearer API token)")
+    async def post_status(request: Request) -> JSONResponse:
+        body = await read_body(request, 64 * 1024)
+        source = await run_in_threadpool(status_feed.check_api_token, state, request.headers.get("authorization"))
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
+        event, created = await run_in_threadpool(status_feed.post_status, state, source, parsed)
+        return JSONResponse(event, status_code=201 if created else 200)
 
     return app

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Request
 
 from sync_protocol.errors import RequestAuthError
+from sync_protocol.keys import key_id as compute_key_id
 from sync_protocol.keys import public_key_from_text
 from sync_protocol.request_signing import verify_request
 
@@ -26,6 +27,16 @@ class Device:
     site: str
     agency_code: str
     public_key: Ed25519PublicKey
+
+
+def signing_key(state: HubState, device: Device, key_id: str) -> Ed25519PublicKey:
+    """The device's key named `key_id`: its current key, or a retired one (key rotation keeps
+    manifests sealed under the old key valid). Unknown ids return the current key, whose
+    verification then fails naming both ids."""
+    if key_id == compute_key_id(device.public_key):
+        return device.public_key
+    row = state.db.one("SELECT public_key FROM device_keys WHERE key_id=? AND device_id=?", (key_id, device.device_id))
+    return public_key_from_text(row["public_key"]) if row else device.public_key
 
 
 def _remember_nonce(state: HubState, key_id: str, nonce: str, created: int) -> bool:

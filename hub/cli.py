@@ -15,7 +15,7 @@ from .errors import HubError
 def _state(data: Path):
     from .state import HubState
 
-    return HubState.open(HubConfig(data_dir=data))
+    return HubState.open(HubConfig.from_env(data))
 
 
 data_option = click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), default=Path("hub-data"),
@@ -35,15 +35,32 @@ def hub() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8470, show_default=True, type=int)
 @click.option("--log-level", default="info", show_default=True)
-def serve(data: Path, host: str, port: int, log_level: str) -> None:
-    """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470"""
+@click.option("--database-url", envvar="MOTCUA_HUB_DATABASE_URL", default=None,
+              help="PostgreSQL metadata, e.g. postgresql://motcua@db:5432/motcua (default: SQLite in --data).")
+@click.option("--object-store", "object_store", envvar="MOTCUA_HUB_OBJECT_STORE", default=None,
+              help="S3-compatible payload store, e.g. s3://motcua/hub?endpoint=http://127.0.0.1:9000 "
+                   "(credentials from AWS_* variables; default: files in --data).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              envvar="MOTCUA_HUB_TLS_CERT", help="Serve HTTPS with this certificate chain (PEM).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              envvar="MOTCUA_HUB_TLS_KEY", help="Private key of --tls-cert (PEM).")
+def serve(data: Path, host: str, port: int, log_level: str, database_url: str | None, object_store: str | None,
+          tls_cert: Path | None, tls_key: Path | None) -> None:
+    """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470
+
+    Several instances may serve one province behind a load balancer when they share
+    --database-url (PostgreSQL), --object-store (S3) and the key files in --data.
+    """
     import uvicorn
 
     from .app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(HubConfig(data_dir=data))
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    app = create_app(HubConfig.from_env(data, database_url=database_url, object_store_url=object_store))
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert và --tls-key phải đi cùng nhau / --tls-cert and --tls-key go together")
+    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **tls)
 
 
 @hub.command("token")
@@ -76,7 +93,63 @@ def devices(data: Path, as_json: bool) -> None:
         return
     for r in rows:
         status = f"REVOKED ({r['revoked_reason']})" if r["revoked_at"] else "active"
-        click.echo(f"{r['device_id']}  {r['agency_code']}/{r['code_block']}  {r['site']}  last_seen={r['last_seen_at']}  {status}")
+        chain = f"chain={r['chain_head']}" + (f" GAPS={r['chain_gaps']}" if r["chain_gaps"] else "") + (
+            f" FORKS_REFUSED={r['forks_refused']}" if r["forks_refused"] else "")
+        click.echo(f"{r['device_id']}  {r['agency_code']}/{r['code_block']}  {r['site']}  "
+                   f"last_seen={_when(r['last_seen_at'])}  {chain}  {status}")
+
+
+def _when(ts: int | None) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else "never"
+
+
+@hub.command("chain-report")
+@data_option
+@click.option("--json", "as_json", is_flag=True)
+def chain_report_cmd(data: Path, as_json: bool) -> None:
+    """Devices whose hash chain has gaps or refused forks (exit 1 if any).
+
+    Báo cáo chuỗi băm: thiết bị có số thứ tự bị thiếu hoặc bản kê khai rẽ nhánh bị từ chối.
+    """
+    from .enrolment import list_devices
+
+    problems = [r for r in list_devices(_state(data)) if not r["chain_ok"]]
+    if as_json:
+        click.echo(json.dumps(problems, ensure_ascii=False))
+    elif not problems:
+        click.echo("Chuỗi băm của mọi thiết bị liền mạch / every device's hash chain is intact")
+    for r in problems if not as_json else []:
+        click.echo(f"{r['device_id']} ({r['site']}): thiếu số thứ tự / missing sequence {r['chain_gaps']}; "
+                   f"rẽ nhánh bị từ chối / forks refused: {r['forks_refused']}")
+    sys.exit(1 if problems else 0)
+
+
+@hub.command("audit")
+@data_option
+@click.option("--dossier", default=None, help="Only entries about this dossier id.")
+@click.option("--verify", "verify_only", is_flag=True, help="Only check the hash chain (exit 1 if broken).")
+@click.option("--json", "as_json", is_flag=True)
+def audit_cmd(data: Path, dossier: str | None, verify_only: bool, as_json: bool) -> None:
+    """Show the hub's audit log (who did what to which dossier, when) and verify its hash chain."""
+    from . import audit
+
+    state = _state(data)
+    problems = audit.verify(state.db)
+    if not verify_only:
+        rows = audit.entries(state.db, dossier)
+        if as_json:
+            click.echo(json.dumps(rows, ensure_ascii=False))
+        else:
+            for r in rows:
+                click.echo(f"{r['seq']:>6} {_when(r['at'])} {r['actor']:<28} {r['action']:<22} "
+                           f"{r['dossier_id'] or '-':<36} {json.dumps(r['detail'], sort_keys=True)}")
+    for problem in problems:
+        click.echo(f"NHẬT KÝ BỊ SỬA / AUDIT LOG TAMPERED: {problem}", err=True)
+    if verify_only and not problems:
+        click.echo("Nhật ký kiểm toán nguyên vẹn / audit log intact")
+    sys.exit(1 if problems else 0)
 
 
 @hub.command("revoke")
@@ -93,3 +166,113 @@ def revoke(data: Path, device_id: str, reason: str) -> None:
         click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
         sys.exit(1)
     click.echo(f"revoked {device_id}")
+
+
+# -- reliable sync (issue 5): USB bundles, case-system API token, status changes --------------------
+@hub.command("import")
+@data_option
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def import_cmd(data: Path, directory: Path, as_json: bool) -> None:
+    """Import dossiers from a USB bundle (same checks and dedupe as HTTP); exit 1 if any failed.
+
+    Example: motcua hub import /media/usb
+    """
+    from .bundles import import_bundles
+
+    report = import_bundles(_state(data), directory)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        for code in report.imported:
+            click.echo(f"Đã nhận / imported: {code}")
+        for code in report.duplicates:
+            click.echo(f"Đã có, bỏ qua / already held: {code}")
+        for item in report.failed:
+            click.echo(f"LỖI / FAILED {item['dossier']}: {item['reason_vi']} / {item['reason']}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@hub.command("export-receipts")
+@data_option
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--device", "devices_", multiple=True, help="Only these device ids (default: all).")
+@click.option("--json", "as_json", is_flag=True)
+def export_receipts_cmd(data: Path, directory: Path, devices_: tuple[str, ...], as_json: bool) -> None:
+    """Write receipts and status events for desks to a drive.  Example: motcua hub export-receipts /media/usb"""
+    from .bundles import export_receipts
+
+    try:
+        written = export_receipts(_state(data), directory, list(devices_) or None)
+    except OSError as exc:
+        click.echo(f"Không ghi được vào {directory}: {exc.strerror} / cannot write to {directory}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(written))
+    else:
+        for device_id, count in written.items():
+            click.echo(f"{device_id}: {count} biên nhận / receipts")
+
+
+@hub.command("status-token")
+@data_option
+@click.option("--name", required=True, help="Integration name, e.g. case-system.")
+@click.option("--revoke", is_flag=True, help="Revoke the token with this name instead.")
+def status_token(data: Path, name: str, revoke: bool) -> None:
+    """Create (or --revoke) the API token the provincial case system posts status changes with.
+
+    Example: motcua hub status-token --name case-system   (then: POST /v1/case-system/status,
+    Authorization: Bearer <token>)
+    """
+    from .feed import create_api_token, revoke_api_token
+
+    state = _state(data)
+    if revoke:
+        if not revoke_api_token(state, name):
+            click.echo(f"Không có mã đang dùng tên {name} / no active token named {name}", err=True)
+            sys.exit(1)
+        click.echo(f"revoked {name}")
+        return
+    try:
+        click.echo(create_api_token(state, name))
+    except HubError as exc:
+        click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
+        sys.exit(1)
+
+
+@hub.command("post-status")
+@data_option
+@click.argument("dossier")
+@click.argument("status")
+@click.option("--note", default="", help="Short note for the desk (no personal data).")
+@click.option("--ready/--not-ready", "ready", default=None, help="Result ready for home delivery (default: status 9).")
+@click.option("--json", "as_json", is_flag=True)
+def post_status_cmd(data: Path, dossier: str, status: str, note: str, ready: bool | None, as_json: bool) -> None:
+    """Record a status change (code 1..10 or name) for a committed dossier (by code or id).
+
+    Example: motcua hub post-status 000.00.01.H29-260105-0001 9 --note "Kết quả sẵn sàng"
+    """
+    from .feed import post_status
+
+    key = "dossier_id" if len(dossier) == 36 and dossier.count("-") == 4 else "dossier_code"
+    body: dict = {key: dossier, "status": status, "note": note}
+    if ready is not None:
+        body["result_ready_for_delivery"] = ready
+    try:
+        event, _ = post_status(_state(data), "cli", body)
+    except HubError as exc:
+        click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(event, ensure_ascii=False) if as_json else f"#{event['cursor']} {event['dossier_code']}: "
+               f"{event['status']} {event['status_name']}")
+
+
+def _add_ops_commands() -> None:
+    """lagging, backup, restore (hub.ops_cli)."""
+    from .ops_cli import register
+
+    register(hub)
+
+
+_add_ops_commands()

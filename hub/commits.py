@@ -20,15 +20,18 @@ import time
 from typing import Any
 
 from sync_protocol.canonical import canonical_json
+from sync_protocol.encryption import is_sealed
 from sync_protocol.errors import InvalidDocument, SignatureInvalid
 from sync_protocol.manifest import Manifest, open_manifest
 from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
 
-from .auth import Device
+from . import audit
+from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
 from .storage.metadata import IntegrityError, Tx
+from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
 from .uploads import object_owned
 
 log = logging.getLogger("motcua.hub.commits")
@@ -61,14 +64,33 @@ def parse_envelope(body: Any) -> tuple[Envelope, Manifest]:
     return envelope, manifest
 
 
+def commit_body(state: HubState, device: Device, body: bytes,
+                content_type: str = "application/json") -> tuple[dict[str, Any], bool]:
+    """The one commit entry point of every delivery path — HTTP `POST /v1/commits` and USB
+    bundle import (hub.bundles) — so both verify and dedupe identically: decode the body as
+    the device sent it, then `commit_manifest`. Returns (signed receipt, created?)."""
+    if content_type.split(";")[0].strip() == SEALED_MANIFEST_TYPE or is_sealed(body):
+        parsed = open_sealed_manifest(state, body)  # encrypted to the hub at rest (hub.sealed)
+    else:
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
+    return commit_manifest(state, device, parsed)
+
+
 def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[str, Any], bool]:
     """Commit; return (signed receipt envelope as dict, created?)."""
     envelope, manifest = parse_envelope(body)
     if manifest.device_id != device.device_id:
+        audit.record_now(state.db, state.now(), device.device_id, "commit.refused", manifest.dossier_id,
+                         reason="device_mismatch", claimed=manifest.device_id)
         raise Forbidden("manifest claims another device's id", "Bản kê khai ghi mã thiết bị khác", code="device_mismatch")
     try:
-        open_manifest(envelope, device.public_key)
+        open_manifest(envelope, signing_key(state, device, envelope.key_id))
     except SignatureInvalid as exc:
+        audit.record_now(state.db, state.now(), device.device_id, "commit.refused", manifest.dossier_id,
+                         reason="manifest_signature_invalid")
         raise Unprocessable(f"manifest signature is invalid: {exc}", "Chữ ký bản kê khai không hợp lệ",
                             code="manifest_signature_invalid") from exc
     manifest_hash = manifest.hash
@@ -83,15 +105,22 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
         if found["size"] != obj.size:
             raise Unprocessable(f"object {obj.name} is {found['size']} bytes, manifest says {obj.size}",
                                 f"Tệp {obj.name} có {found['size']} byte, bản kê khai ghi {obj.size}", code="object_size_mismatch")
+    # Decrypt and verify the plaintext before any receipt exists (hub.sealed).
+    opened = open_objects(state, manifest)
     # Several hub instances may race for the same hub sequence number; the loser
     # of a uniqueness race retries (and finds the winner's commit if it was the same dossier).
+    fork = False
     for _ in range(8):
         try:
             with state.db.transaction() as tx:
                 existing = _existing(tx, manifest)
                 if existing is not None:
                     return _replay(existing, manifest_hash), False
-                _extend_chain(tx, manifest, manifest_hash)
+                try:
+                    _extend_chain(tx, manifest, manifest_hash)
+                except Conflict:
+                    fork = True
+                    raise
                 hub_sequence = tx.one("SELECT COALESCE(MAX(hub_sequence), 0) + 1 AS next FROM dossiers")["next"]
                 receipt = Receipt(
                     manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
@@ -107,9 +136,23 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                      manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
                      hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
                 )
+                for doc in opened:
+                    tx.execute("INSERT INTO dossier_documents(dossier_id, dossier_version, position, name, media_type,"
+                               " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
+                               (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
+                                doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
+                audit.record(tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
+                             sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
+                             objects=len(opened))
             break
         except IntegrityError:
             continue
+        except Conflict:
+            if fork:  # reported to the administrator (motcua hub chain-report), never silently accepted
+                audit.record_now(state.db, state.now(), device.device_id, "chain.fork_refused", manifest.dossier_id,
+                                 sequence=manifest.sequence, manifest=manifest_hash)
+                log.warning("chain_fork_refused device=%s seq=%d", device.device_id, manifest.sequence)
+            raise
     else:
         raise Conflict("commit kept conflicting with concurrent commits; retry", "Xung đột khi ghi nhận; thử lại")
     log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,

@@ -1,6 +1,7 @@
 """HubConfig: where the hub keeps its data and the limits it enforces."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,33 @@ class HubConfig:
     token_ttl_seconds: int = 24 * 3600
     #: devices per agency code; each gets its own block of daily dossier numbers
     max_devices_per_agency: int = 10
+    #: metadata database: None = SQLite in data_dir; "postgresql://user@host:5432/db" for several instances
+    database_url: str | None = None
+    #: payload store: None = files in data_dir; "s3://bucket/prefix?endpoint=http://host:9000" (credentials
+    #: from the usual AWS_* environment variables)
+    object_store_url: str | None = None
+    #: connections each hub instance may open to PostgreSQL (plus as many again for upload locks)
+    database_pool_size: int = 20
+
+    @classmethod
+    def from_env(cls, data_dir: Path, **overrides: object) -> "HubConfig":
+        """Config for `data_dir`, with MOTCUA_HUB_DATABASE_URL / MOTCUA_HUB_OBJECT_STORE from the environment
+        unless given in `overrides` (a None override means "use the environment")."""
+        env = {"database_url": os.environ.get("MOTCUA_HUB_DATABASE_URL") or None,
+               "object_store_url": os.environ.get("MOTCUA_HUB_OBJECT_STORE") or None}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(data_dir=Path(data_dir), **{**env, **given})  # type: ignore[arg-type]
+
+    @property
+    def backend(self) -> str:
+        """"sqlite+files", "postgresql+s3", … — for logs, metrics and `motcua doctor`."""
+        db = "postgresql" if self.database_url else "sqlite"
+        return f"{db}+{'s3' if self.object_store_url else 'files'}"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Local scratch space for assembling uploads kept in an object store."""
+        return self.data_dir / "staging"
 
     @property
     def db_path(self) -> Path:
@@ -28,6 +56,11 @@ class HubConfig:
     @property
     def key_path(self) -> Path:
         return self.data_dir / "hub_key.pem"
+
+    @property
+    def encryption_key_path(self) -> Path:
+        """The hub's X25519 key: agents encrypt sealed dossiers to its public half."""
+        return self.data_dir / "hub_x25519.pem"
 
     @property
     def objects_dir(self) -> Path:

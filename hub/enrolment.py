@@ -14,9 +14,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sync_protocol.errors import InvalidDocument
-from sync_protocol.keys import key_id, public_key_from_text
+from cryptography.exceptions import InvalidSignature
 
+from sync_protocol.errors import InvalidDocument
+from sync_protocol.keys import b64url_decode, key_id, public_key_from_text
+from sync_protocol.request_signing import rotation_proof_input
+
+from . import audit
 from .errors import BadRequest, Conflict, Unauthorized
 from .state import HubState
 from .storage.metadata import IntegrityError
@@ -45,6 +49,8 @@ def create_token(state: HubState, site: str, agency_code: str, ttl_seconds: int 
             "INSERT INTO tokens(token_hash, site, agency_code, created_at, expires_at) VALUES (?,?,?,?,?)",
             (_hash_token(token), site.strip(), agency_code, now, now + ttl),
         )
+        audit.record(tx, now, audit.admin_actor(), "token.issued", None, agency=agency_code, expires_at=now + ttl,
+                     token=_hash_token(token)[:16])
     return token
 
 
@@ -63,6 +69,8 @@ class Enrolment:
             "code_block": self.code_block,
             "hub_public_key": state.hub_public_key,
             "hub_key_id": state.hub_key_id,
+            "hub_encryption_key": state.encryption_public_key,
+            "hub_encryption_key_id": state.encryption_key_id,
         }
 
 
@@ -121,17 +129,73 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
         except IntegrityError as exc:
             raise Conflict("device could not be registered (duplicate)", "Không đăng ký được thiết bị (trùng)") from exc
         tx.execute("UPDATE tokens SET used_at=?, used_by=? WHERE token_hash=?", (now, device_id, row["token_hash"]))
+        tx.execute("INSERT INTO device_keys(key_id, device_id, public_key, added_at) VALUES (?,?,?,?)",
+                   (key_id(key), device_id, public_key, now))
+        audit.record(tx, now, device_id, "device.enrolled", None, agency=row["agency_code"], block=free[0],
+                     key=key_id(key), token=row["token_hash"][:16])
     return Enrolment(device_id, row["site"], row["agency_code"], free[0])
 
 
 def list_devices(state: HubState) -> list[dict[str, Any]]:
-    return state.db.query(
+    """Every device with last contact, revocation and the state of its hash chain."""
+    rows = state.db.query(
         "SELECT device_id, site, agency_code, code_block, name, enrolled_at, last_seen_at, revoked_at, revoked_reason"
         " FROM devices ORDER BY enrolled_at"
     )
+    for row in rows:
+        row.update(chain_report(state, row["device_id"]))
+    return rows
+
+
+def chain_report(state: HubState, device_id: str) -> dict[str, Any]:
+    """A device's hash chain as the hub sees it: head, gaps (missing sequence numbers) and refused forks."""
+    from .commits import chain_gaps
+
+    head = state.db.one("SELECT MAX(sequence) AS head FROM chain WHERE device_id=?", (device_id,))["head"] or 0
+    gaps = chain_gaps(state, device_id)
+    forks = state.db.query("SELECT at, dossier_id, detail FROM audit WHERE actor=? AND action='chain.fork_refused'"
+                           " ORDER BY seq", (device_id,))
+    return {"chain_head": head, "chain_gaps": gaps, "forks_refused": len(forks),
+            "chain_ok": not gaps and not forks}
+
+
+def rotate_device_key(state: HubState, device_id: str, new_public_key: str, proof: str) -> dict[str, str]:
+    """Replace a device's key; the request was signed by the current key, `proof` by the new one.
+
+    Idempotent: asked again once the new key is current (signed by it), it answers the same.
+    The old key is retired, not forgotten: manifests sealed under it still verify.
+    """
+    try:
+        new_key = public_key_from_text(new_public_key)
+        proof_bytes = b64url_decode(proof)
+    except (InvalidDocument, ValueError) as exc:
+        raise BadRequest("new_public_key/proof are not base64url Ed25519 values", "Khoá mới không hợp lệ") from exc
+    now = state.now()
+    with state.db.transaction() as tx:
+        row = tx.one("SELECT key_id, public_key FROM devices WHERE device_id=?", (device_id,))
+        if row is None:
+            raise BadRequest(f"no device {device_id}", f"Không có thiết bị {device_id}")
+        if row["key_id"] == key_id(new_key):
+            return {"device_id": device_id, "key_id": row["key_id"]}
+        try:
+            new_key.verify(proof_bytes, rotation_proof_input(device_id, row["key_id"], new_public_key))
+        except InvalidSignature as exc:
+            raise Unauthorized("the proof is not signed by the new key", "Bằng chứng không được ký bằng khoá mới",
+                               code="bad_rotation_proof") from exc
+        if tx.one("SELECT 1 AS found FROM device_keys WHERE key_id=?", (key_id(new_key),)):
+            raise Conflict("this key was already used by a device", "Khoá này đã từng được dùng")
+        tx.execute("UPDATE device_keys SET retired_at=? WHERE key_id=?", (now, row["key_id"]))
+        tx.execute("INSERT INTO device_keys(key_id, device_id, public_key, added_at) VALUES (?,?,?,?)",
+                   (key_id(new_key), device_id, new_public_key, now))
+        tx.execute("UPDATE devices SET public_key=?, key_id=? WHERE device_id=?", (new_public_key, key_id(new_key),
+                                                                                    device_id))
+        audit.record(tx, now, device_id, "device.key_rotated", None, old_key=row["key_id"], new_key=key_id(new_key))
+    return {"device_id": device_id, "key_id": key_id(new_key)}
+
 
 
 def revoke_device(state: HubState, device_id: str, reason: str) -> None:
+    """Revoke a device at once: its next request gets 401 with `reason`; what it committed stays valid."""
     with state.db.transaction() as tx:
         changed = tx.execute(
             "UPDATE devices SET revoked_at=?, revoked_reason=? WHERE device_id=? AND revoked_at IS NULL",
@@ -139,3 +203,4 @@ def revoke_device(state: HubState, device_id: str, reason: str) -> None:
         )
         if changed == 0:
             raise BadRequest(f"no active device {device_id}", f"Không có thiết bị đang hoạt động {device_id}")
+        audit.record(tx, state.now(), audit.admin_actor(), "device.revoked", None, device=device_id)

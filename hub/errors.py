@@ -7,6 +7,7 @@
      ├── Forbidden (403)         authenticated but not allowed (another device's data)
      ├── NotFound (404)
      ├── Conflict (409)          offset mismatch, different manifest for a committed dossier, chain fork
+     ├── Gone (410)              an upload expired (tus expiration)
      ├── Locked (423)            another request holds the upload
      ├── Unprocessable (422)     verification failed (payload hash, signature on the manifest)
      ├── TooLarge (413)
@@ -50,6 +51,10 @@ class NotFound(HubError):
 
 class Conflict(HubError):
     status, code = 409, "conflict"
+
+
+class Gone(HubError):
+    status, code = 410, "gone"
 
 
 class TooLarge(HubError):

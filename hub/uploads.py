@@ -14,12 +14,15 @@ import hashlib
 import logging
 import re
 import secrets
+from email.utils import formatdate
 from typing import Any
 
-from sync_protocol.errors import ObjectCorrupt
+from sync_protocol.errors import InvalidDocument, ObjectCorrupt
+from sync_protocol.manifest import check_object_name
 
 from .auth import Device
-from .errors import BadRequest, ChecksumFailed, Conflict, InsufficientStorage, Locked, NotFound, TooLarge, Unprocessable
+from .errors import (BadRequest, ChecksumFailed, Conflict, Gone, InsufficientStorage, Locked, NotFound, TooLarge,
+                     Unprocessable)
 from .state import HubState
 
 log = logging.getLogger("motcua.hub.uploads")
@@ -39,6 +42,12 @@ def create_upload(state: HubState, device: Device, length: int, metadata: dict[s
     if not _SHA256.match(sha):
         raise BadRequest("Upload-Metadata must carry sha256 (64 lower-case hex digits)",
                          "Upload-Metadata phải có sha256 (64 chữ số hex)")
+    if "filename" in metadata:  # never used as a path, but a hostile name is refused, not stored
+        try:
+            check_object_name(metadata["filename"], "Upload-Metadata filename")
+        except InvalidDocument as exc:
+            raise BadRequest(str(exc), "Tên tệp trong Upload-Metadata không an toàn (đường dẫn, ký tự lạ)",
+                             code="unsafe_name") from exc
     expire_stale_uploads(state)
     upload_id = secrets.token_hex(16)
     now = state.now()
@@ -50,12 +59,21 @@ def create_upload(state: HubState, device: Device, length: int, metadata: dict[s
     return upload_id
 
 
+def upload_expires(state: HubState, updated_at: int) -> str:
+    """tus expiration: the `Upload-Expires` value (RFC 9110 date) for an upload last touched at `updated_at`."""
+    return formatdate(updated_at + state.config.upload_expiry_seconds, usegmt=True)
+
+
 def get_upload(state: HubState, device: Device, upload_id: str) -> dict[str, Any]:
     row = state.db.one("SELECT * FROM uploads WHERE upload_id=?", (upload_id,))
     # Another device's upload is reported as absent, not forbidden: ids are not to be probed.
     if row is None or row["device_id"] != device.device_id:
         raise NotFound("no such upload (expired or never created); create a new one",
                        "Không có phiên tải lên này (đã hết hạn hoặc chưa tạo); hãy tạo phiên mới")
+    if row["updated_at"] < state.now() - state.config.upload_expiry_seconds:
+        _forget(state, upload_id)
+        raise Gone("this upload expired (no PATCH for too long); create a new one",
+                   "Phiên tải lên đã hết hạn; hãy tạo phiên mới", code="upload_expired")
     return row
 
 
@@ -127,9 +145,17 @@ def _finish(state: HubState, device: Device, row: dict[str, Any]) -> None:
     finally:
         state.storage.uploads.cleanup_staged(upload_id, path)
     state.storage.uploads.delete(upload_id)
-    state.db.execute("INSERT INTO object_owners(sha256, device_id, size) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                     (row["sha256"], device.device_id, row["length"]))
+    record_owner(state, device.device_id, row["sha256"], row["length"])
     log.info("upload_complete upload=%s device=%s object=%s", upload_id, device.device_id, row["sha256"][:12])
+
+
+def record_owner(state: HubState, device_id: str, sha256: str, size: int) -> None:
+    """The object (already in the object store, verified) now counts as uploaded by `device_id`.
+
+    Both delivery paths end here: a finished tus upload and an object read from a USB bundle.
+    """
+    state.db.execute("INSERT INTO object_owners(sha256, device_id, size) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                     (sha256, device_id, size))
 
 
 def terminate_upload(state: HubState, device: Device, upload_id: str) -> None:
@@ -143,9 +169,19 @@ def expire_stale_uploads(state: HubState) -> int:
     cutoff = state.now() - state.config.upload_expiry_seconds
     stale = [r["upload_id"] for r in state.db.query("SELECT upload_id FROM uploads WHERE updated_at < ?", (cutoff,))]
     for upload_id in stale:
+        _forget(state, upload_id)
+    if stale:
+        log.info("uploads_expired count=%d", len(stale))
+    return len(stale)
+
+
+def _forget(state: HubState, upload_id: str) -> None:
+    lock = state.storage.locks.try_lock(f"upload:{upload_id}")
+    if lock is None:
+        return  # a PATCH is writing it right now: not stale after all
+    with lock:
         state.db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
         state.storage.uploads.delete(upload_id)
-    return len(stale)
 
 
 def object_owned(state: HubState, device: Device, sha256: str, *, verify: bool = True) -> dict[str, Any] | None:

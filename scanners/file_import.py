@@ -1,19 +1,24 @@
-"""Open and validate input files (JPEG, PNG, TIFF incl. multi-page, PDF) without trusting them.
+"""Open and validate input files (JPEG, PNG, TIFF incl. multi-page, PDF) without trusting them, and list their pages.
 
 Validation decodes every image fully under Pillow's decompression-bomb limit
 and opens every PDF with pikepdf, so a truncated, hostile or mislabelled file
-is refused here — naming the file — before anything is queued.
+is refused here — naming the file — before anything is queued. `open_pages` then yields one `Page` per image
+frame or PDF page; a PDF page that is one scanned image keeps its original
+encoding (no re-encoding), a born-digital page is kept as it is.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pikepdf
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputFileError
+from .pages import DEFAULT_DPI, Page
 
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
 #: ~ an A3 page at 600 dpi in colour; anything larger is refused as a probable bomb
@@ -96,3 +101,81 @@ def inspect_files(paths: list[Path | str]) -> list[InputFile]:
     if not paths:
         raise InputFileError("(none)", "no files given", "chưa chọn tệp nào")
     return [inspect_file(p) for p in paths]
+
+
+# -- pages -------------------------------------------------------------------------------------
+def _image_dpi(info: dict) -> float:
+    dpi = info.get("dpi")
+    try:
+        value = float(dpi[0]) if dpi else 0.0
+    except (TypeError, ValueError, IndexError):
+        value = 0.0
+    return value if 50 <= value <= 1200 else DEFAULT_DPI
+
+
+def _frame_loader(path: Path, index: int) -> Callable[[], Image.Image]:
+    def load() -> Image.Image:
+        with Image.open(path) as image:
+            image.seek(index)
+            image.load()
+            return _flatten(image)
+    return load
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB, L or 1; transparency flattened onto white (changes no visible pixel of a scan)."""
+    if image.mode in ("RGB", "L", "1"):
+        return image.copy()
+    if "A" in image.getbands() or image.mode == "P" and "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _pdf_loader(path: Path, index: int) -> Callable[[], Image.Image]:
+    def load() -> Image.Image:
+        with pikepdf.open(path) as pdf:
+            [image] = _page_images(pdf.pages[index])
+            return _flatten(pikepdf.PdfImage(image).as_pil_image())
+    return load
+
+
+def _page_images(page: pikepdf.Page) -> list[pikepdf.Object]:
+    xobjects = page.obj.get("/Resources", {}).get("/XObject", {})
+    return [x for _, x in xobjects.items() if x.get("/Subtype") == "/Image"]
+
+
+@contextlib.contextmanager
+def open_pages(items: list[InputFile], first_number: int = 1) -> Iterator[list[Page]]:
+    """Pages of the validated inputs in order, numbered from `first_number`; PDF sources stay open inside."""
+    pages: list[Page] = []
+    sources: list[pikepdf.Pdf] = []
+    number = first_number
+    try:
+        for item in items:
+            if item.kind == "image":
+                with Image.open(item.path) as image:
+                    dpi = _image_dpi(image.info)
+                for index in range(item.pages):
+                    pages.append(Page(number, f"{item.path.name} trang/page {index + 1}", dpi,
+                                      loader=_frame_loader(item.path, index)))
+                    number += 1
+                continue
+            pdf = pikepdf.open(item.path)
+            sources.append(pdf)
+            for index, page in enumerate(pdf.pages):
+                label = f"{item.path.name} trang/page {index + 1}"
+                images = _page_images(page)
+                fonts = page.obj.get("/Resources", {}).get("/Font")
+                width_pt = float(page.mediabox[2]) - float(page.mediabox[0])
+                raster = len(images) == 1 and not fonts and width_pt > 0
+                dpi = float(images[0].Width) * 72.0 / width_pt if raster else DEFAULT_DPI
+                pages.append(Page(number, label, dpi, loader=_pdf_loader(item.path, index) if raster else None,
+                                  original_page=page, has_text=bool(fonts)))
+                number += 1
+        yield pages
+    finally:
+        for pdf in sources:
+            pdf.close()

@@ -1,58 +1,75 @@
-"""Assemble validated inputs into one PDF without re-encoding any image.
+"""Assemble encoded pages (and their OCR text layers) into one compact PDF.
 
-img2pdf embeds JPEG as-is (DCT), CCITT G4 TIFF as-is and PNG losslessly;
-PDF inputs are concatenated page by page with pikepdf. Images with an alpha
-channel are flattened onto white first (img2pdf refuses transparency), which
-changes no visible pixel of a scanned page.
+Each page arrives as a one-page PDF from `encoding` (or kept as-is from a
+scanner-made PDF). The invisible text page from `ocr` is laid over it as a
+form XObject. The OCR font (Tesseract's tiny GlyphLessFont) is shared by all
+pages, streams are compressed and objects packed into object streams. Output
+is deterministic for the same input (same bytes, same sha256) and passes
+`qpdf --check`.
 """
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
-import img2pdf
 import pikepdf
-from PIL import Image
 
-from .errors import InputFileError
-from .file_import import InputFile
+PRODUCER = "motcua"
 
 
-def _image_to_pdf(item: InputFile) -> bytes:
-    try:
-        return img2pdf.convert(str(item.path), rotation=img2pdf.Rotation.ifvalid)
-    except img2pdf.AlphaChannelError:
-        frames = []
-        with Image.open(item.path) as image:
-            for index in range(getattr(image, "n_frames", 1)):
-                image.seek(index)
-                rgba = image.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, "white")
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                buffer = io.BytesIO()
-                flat.save(buffer, format="PNG")
-                frames.append(buffer.getvalue())
-        return img2pdf.convert(frames)
-    except (img2pdf.ImageOpenError, ValueError, OSError) as exc:
-        raise InputFileError(str(item.path), f"image cannot be placed in a PDF: {exc}",
-                             "không đưa được ảnh vào PDF") from exc
+@dataclass
+class EncodedPage:
+    """A page ready for assembly: one-page PDF bytes (or a kept source page) and an optional text layer."""
+
+    number: int
+    pdf: bytes | None = None
+    kept: pikepdf.Page | None = None
+    text_layer: bytes | None = None
+    kind: str = ""
 
 
-def assemble_pdf(items: list[InputFile]) -> tuple[bytes, int]:
-    """Return (PDF bytes, page count) for the inputs, in order."""
+def _share_ocr_fonts(pdf: pikepdf.Pdf) -> None:
+    """Point every page's GlyphLessFont at the first one, so it is stored once."""
+    shared: pikepdf.Object | None = None
+    for page in pdf.pages:
+        xobjects = page.obj.get("/Resources", {}).get("/XObject", {})
+        for _, xobject in xobjects.items():
+            fonts = xobject.get("/Resources", {}).get("/Font") if xobject.get("/Subtype") == "/Form" else None
+            if not fonts:
+                continue
+            for name, font in list(fonts.items()):
+                if str(font.get("/BaseFont", "")) != "/GlyphLessFont":
+                    continue
+                if shared is None:
+                    shared = font
+                else:
+                    fonts[name] = shared
+
+
+def assemble(pages: list[EncodedPage]) -> tuple[bytes, int]:
+    """Return (PDF bytes, page count) for `pages`, in order."""
     output = pikepdf.new()
-    sources: list[pikepdf.Pdf] = []
+    opened: list[pikepdf.Pdf] = []
     try:
-        for item in items:
-            data = _image_to_pdf(item) if item.kind == "image" else item.path.read_bytes()
-            source = pikepdf.open(io.BytesIO(data))
-            sources.append(source)
-            output.pages.extend(source.pages)
-        output.docinfo["/Producer"] = "motcua"
+        for item in pages:
+            if item.kept is not None:
+                output.pages.append(item.kept)
+            else:
+                source = pikepdf.open(io.BytesIO(item.pdf or b""))
+                opened.append(source)
+                output.pages.append(source.pages[0])
+            if item.text_layer:
+                text = pikepdf.open(io.BytesIO(item.text_layer))
+                opened.append(text)
+                target = output.pages[-1]
+                target.add_overlay(text.pages[0], pikepdf.Rectangle(*[float(v) for v in target.mediabox]))
+        _share_ocr_fonts(output)
+        output.docinfo["/Producer"] = PRODUCER
         buffer = io.BytesIO()
-        # deterministic_id: the same inputs give the same bytes, hence the same sha256.
-        output.save(buffer, deterministic_id=True, compress_streams=True)
+        output.save(buffer, deterministic_id=True, compress_streams=True,
+                    object_stream_mode=pikepdf.ObjectStreamMode.generate)
         return buffer.getvalue(), len(output.pages)
     finally:
-        for source in sources:
+        for source in opened:
             source.close()
         output.close()

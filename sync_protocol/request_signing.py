@@ -64,6 +64,18 @@ def signature_base(method: str, path: str, query: str, digest: str, params: str)
     return "\n".join(lines).encode("utf-8")
 
 
+ROTATION_LABEL = b"motcua.rotate/1\n"
+
+
+def rotation_proof_input(device_id: str, old_key_id: str, new_public_key: str) -> bytes:
+    """What a device's new key signs when it replaces the old one (key rotation, docs/protocol.md).
+
+    The rotation request itself is signed by the old key like any device request;
+    this proof shows the device also holds the new key it names.
+    """
+    return ROTATION_LABEL + f"{device_id}\n{old_key_id}\n{new_public_key}".encode("ascii")
+
+
 def sign_request(
     method: str, url: str, body: bytes, private_key: Ed25519PrivateKey, created: int, nonce: str | None = None
 ) -> dict[str, str]:
@@ -105,9 +117,11 @@ def verify_request(
     `lookup_key(key_id)` returns the device's public key or raises RequestAuthError.
     `remember_nonce(key_id, nonce, created)` returns False if the nonce was seen (replay).
     """
-    sig_input = headers.get("signature-input")
-    sig_header = headers.get("signature")
-    digest_header = headers.get("content-digest")
+    # Header names are case-insensitive (RFC 9110): accept any Mapping, e.g. sign_request's own dict.
+    lowered = {name.lower(): value for name, value in headers.items()}
+    sig_input = lowered.get("signature-input")
+    sig_header = lowered.get("signature")
+    digest_header = lowered.get("content-digest")
     if not sig_input or not sig_header or not digest_header:
         raise RequestAuthError("missing Signature-Input, Signature or Content-Digest header")
     match = _INPUT.match(sig_input.strip())

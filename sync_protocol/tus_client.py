@@ -4,13 +4,18 @@ The client owns no retry policy: every method either succeeds or raises an
 UploadError subclass that tells the caller what happened, and `upload()`
 always starts by asking the server for its durable offset, so calling it again
 after any failure resumes at the last byte the server made durable.
+
+Chunk sizes: `upload()` takes a fixed size, a callable, or a `ChunkFeedback`
+(e.g. sync_protocol.chunking.ChunkPolicy) that is told how long each
+acknowledged chunk took and when a chunk was lost, so it can adapt.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Mapping
+from typing import BinaryIO, Callable, Mapping, Protocol, runtime_checkable
 from urllib.parse import urljoin
 
 import requests
@@ -29,6 +34,17 @@ TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
 
 #: called after each acknowledged chunk with (new offset, total length)
 ProgressCallback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class ChunkFeedback(Protocol):
+    """A chunk-size source that learns from each chunk (see sync_protocol.chunking)."""
+
+    def size(self) -> int: ...
+
+    def record_success(self, nbytes: int, seconds: float) -> None: ...
+
+    def record_failure(self) -> None: ...
 
 
 @dataclass
@@ -142,25 +158,35 @@ class TusClient:
         url: str,
         stream: BinaryIO,
         length: int,
-        chunk_size: int | Callable[[], int],
+        chunk_size: int | Callable[[], int] | ChunkFeedback,
         on_progress: ProgressCallback | None = None,
     ) -> UploadReport:
         """Send `stream` from the server's durable offset to the end.
 
-        `chunk_size` may be a callable so the caller can adapt it between chunks.
+        `chunk_size` may be a callable so the caller can adapt it between chunks,
+        or a ChunkFeedback that also hears each chunk's duration and each loss.
         A 409 re-reads the offset; a 460 re-sends the chunk once, then raises.
         """
+        feedback = chunk_size if isinstance(chunk_size, ChunkFeedback) else None
         offset = self.offset(url)
         report = UploadReport(url, length, offset, 0, 0)
         checksum_retries = 0
         while offset < length:
-            size = chunk_size() if callable(chunk_size) else chunk_size
+            if feedback is not None:
+                size = feedback.size()
+            else:
+                size = chunk_size() if callable(chunk_size) else chunk_size  # type: ignore[operator]
             stream.seek(offset)
             chunk = stream.read(min(size, length - offset))
             if not chunk:
                 raise UploadError(f"local data ended at {offset} of {length} bytes")
+            started = time.monotonic()
             try:
                 new_offset = self.patch(url, offset, chunk)
+            except UploadTransportError:
+                if feedback is not None:
+                    feedback.record_failure()
+                raise
             except OffsetMismatch:
                 offset = self.offset(url)
                 continue
@@ -171,6 +197,8 @@ class TusClient:
                 continue
             report.bytes_sent += len(chunk)
             report.chunks += 1
+            if feedback is not None:
+                feedback.record_success(len(chunk), time.monotonic() - started)
             if new_offset != offset + len(chunk):
                 raise UploadError(f"server acknowledged offset {new_offset}, expected {offset + len(chunk)}")
             offset = new_offset

@@ -42,16 +42,21 @@ class HubProcess:
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: more `hub serve` options (e.g. --tls-cert/--tls-key); with `tls_ca` set the hub is reached over HTTPS
+    extra_args: list[str] = field(default_factory=list)
+    tls_ca: str | None = None
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> "HubProcess":
         self.log_path = self.data_dir.parent / f"hub-{self.port}.log"
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "hub", "serve", "--data", str(self.data_dir), "--port", str(self.port)],
+            [sys.executable, "-m", "agent.cli", "hub", "serve", "--data", str(self.data_dir), "--port", str(self.port),
+             *self.extra_args],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.extra_env},
         )
         deadline = time.time() + 30
@@ -59,7 +64,7 @@ class HubProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited early: {self.log_path.read_text()[-2000:]}")
             try:
-                if requests.get(self.url + "/v1/hello", timeout=1).ok:
+                if requests.get(self.url + "/v1/hello", timeout=1, verify=self.tls_ca or True).ok:
                     return self
             except requests.RequestException:
                 time.sleep(0.05)
@@ -139,3 +144,16 @@ def queue_json(home: Path) -> list[dict]:
     result = run_motcua("queue", "--json", home=home)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, *expected: str, exit_code: int | None = None) -> str:
+    """A CLI failure as desk staff must see it: exit code != 0 (or `exit_code`), every `expected`
+    text in the output, and no Python traceback. Returns stdout + stderr for further checks."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    if exit_code is not None:
+        assert result.returncode == exit_code, output
+    assert "Traceback" not in output, output
+    for text in expected:
+        assert text in output, f"{text!r} not in:\n{output}"
+    return output

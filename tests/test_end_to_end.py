@@ -32,7 +32,8 @@ def test_scan_seal_sync_receipt_status(hub, agent_home, pages):
     assert synced.returncode == 0, synced.stderr
     report = json.loads(synced.stdout)
     assert report["committed"] == [dossier["code"]]
-    assert report["bytes_sent"] == dossier["size_bytes"]
+    # sealing signs the PDFs (and may encrypt them), so what travels is the sealed size
+    assert report["bytes_sent"] == json.loads(sealed.stdout)[0]["size_bytes"]
 
     [row] = queue_json(agent_home)
     assert row["state"] == "purged"  # retention 0: payload gone after a verified receipt

@@ -27,11 +27,43 @@ class Storage:
     uploads: UploadStore
     locks: Locker
 
+    def close(self) -> None:
+        for part in (self.db, self.locks):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
+
 
 def open_storage(config: "HubConfig") -> Storage:  # noqa: F821 - avoid an import cycle
-    from .sqlite_db import SQLiteDB
+    """The implementations `config` asks for:
 
+    database_url      None -> SQLiteDB(data_dir/hub.db);  postgresql://… -> PostgresDB
+    object_store_url  None -> files under data_dir;        s3://…         -> S3 objects + S3 chunked uploads
+    locks             PostgreSQL advisory locks whenever the database is PostgreSQL (shared by all
+                      instances), else in-process locks (one hub process).
+    """
     config.ensure_dirs()
-    db = SQLiteDB(config.db_path)
-    return Storage(db=db, objects=FileObjectStore(config.objects_dir), uploads=FileUploadStore(config.uploads_dir),
-                   locks=InProcessLocker())
+    if config.database_url:
+        if not config.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"database URL must start with postgresql:// (got {config.database_url.split(':', 1)[0]}:)")
+        from .pg_locks import PgAdvisoryLocker
+        from .postgres_db import PostgresDB
+
+        pool = max(2, config.database_pool_size)
+        db: MetadataDB = PostgresDB(config.database_url, max_size=pool)
+        locks: Locker = PgAdvisoryLocker(config.database_url, max_size=pool)
+    else:
+        from .sqlite_db import SQLiteDB
+
+        db, locks = SQLiteDB(config.db_path), InProcessLocker()
+    if config.object_store_url:
+        from .s3 import S3Location, S3ObjectStore, S3UploadStore, check_bucket, make_client
+
+        location = S3Location.parse(config.object_store_url)
+        client = make_client(location)
+        check_bucket(client, location)
+        objects: ObjectStore = S3ObjectStore(client, location)
+        uploads: UploadStore = S3UploadStore(client, location, config.staging_dir)
+    else:
+        objects, uploads = FileObjectStore(config.objects_dir), FileUploadStore(config.uploads_dir)
+    return Storage(db=db, objects=objects, uploads=uploads, locks=locks)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Protocol, Sequence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -48,6 +48,34 @@ MIGRATIONS: dict[int, list[str]] = {
         """CREATE TABLE nonces (
             key_id TEXT NOT NULL, nonce TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (key_id, nonce))""",
         "CREATE INDEX nonces_created ON nonces(created)",
+    ],
+    # trust (issue 6): key history for rotation, the hash-chained audit log,
+    # and the decrypted (plaintext) documents of committed dossiers
+    2: [
+        """CREATE TABLE device_keys (
+            key_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, public_key TEXT NOT NULL,
+            added_at BIGINT NOT NULL, retired_at BIGINT)""",
+        "CREATE INDEX device_keys_device ON device_keys(device_id)",
+        """CREATE TABLE audit (
+            seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            dossier_id TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL)""",
+        """CREATE TABLE dossier_documents (
+            dossier_id TEXT NOT NULL, dossier_version BIGINT NOT NULL, position BIGINT NOT NULL,
+            name TEXT NOT NULL, media_type TEXT NOT NULL, cipher_sha256 TEXT NOT NULL,
+            plain_sha256 TEXT NOT NULL, plain_size BIGINT NOT NULL,
+            PRIMARY KEY (dossier_id, dossier_version, position))""",
+        """INSERT INTO device_keys(key_id, device_id, public_key, added_at)
+            SELECT key_id, device_id, public_key, enrolled_at FROM devices""",
+    ],
+    # reliable sync (issue 5): the per-site status feed and API tokens for the provincial case system
+    3: [
+        """CREATE TABLE status_events (
+            cursor BIGINT PRIMARY KEY, site TEXT NOT NULL, dossier_id TEXT NOT NULL, dossier_code TEXT NOT NULL,
+            status BIGINT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL, result_ready BIGINT NOT NULL,
+            source TEXT NOT NULL, event_key TEXT, created_at BIGINT NOT NULL, UNIQUE (source, event_key))""",
+        "CREATE INDEX status_events_site ON status_events(site, cursor)",
+        """CREATE TABLE api_tokens (
+            token_hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT)""",
     ],
 }
 

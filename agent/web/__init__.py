@@ -1,0 +1,1 @@
+"""The desk's local web UI (`motcua ui`): server-rendered pages on localhost, Vietnamese first, English switch."""

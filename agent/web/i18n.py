@@ -1,0 +1,91 @@
+"""UI strings: key -> (Vietnamese, English). Vietnamese is the default language."""
+from __future__ import annotations
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "app": ("Một cửa — bàn tiếp nhận", "One-stop desk"),
+    "nav_dashboard": ("Tổng quan", "Dashboard"), "nav_intake": ("Tiếp nhận", "Intake"),
+    "nav_courier": ("Giao kết quả", "Courier"), "nav_events": ("Trạng thái & tin nhắn", "Status & messages"),
+    "switch_lang": ("English", "Tiếng Việt"),
+    "queue": ("Hàng đợi theo trạng thái", "Queue by state"), "link": ("Kết nối trung tâm", "Hub link"),
+    "link_ok": ("Đang kết nối", "Connected"), "link_down": ("Mất kết nối — hồ sơ vẫn an toàn trên máy", "No link — dossiers are safe on this PC"),
+    "not_enrolled": ("Máy chưa đăng ký với trung tâm", "This desk is not enrolled"),
+    "last_sync": ("Lần đồng bộ gần nhất", "Last sync"), "never": ("chưa có", "never"),
+    "sync_now": ("Đồng bộ ngay", "Sync now"), "rejected": ("Hồ sơ bị từ chối", "Rejected dossiers"),
+    "retry": ("Thử lại", "Retry"), "no_rejected": ("Không có hồ sơ bị từ chối.", "No rejected dossiers."),
+    "recent": ("Hồ sơ gần đây", "Recent dossiers"), "code": ("Mã hồ sơ", "Dossier code"),
+    "procedure": ("Thủ tục", "Procedure"), "state": ("Trạng thái", "State"), "due": ("Hẹn trả", "Due"),
+    "reason": ("Lý do", "Reason"), "attention": ("Cần chú ý", "Needs attention"),
+    "no_contact": ("tin nhắn không gửi được vì thiếu số điện thoại — báo công dân trực tiếp",
+                   "messages without a phone number — tell the citizen directly"),
+    "failed_msgs": ("tin nhắn gửi lỗi", "messages failed to send"),
+    "open_tasks": ("kết quả chờ giao tận nhà", "results waiting for home delivery"),
+    "intake_title": ("Tiếp nhận hồ sơ", "Take in a dossier"),
+    "applicant_name": ("Họ và tên người nộp", "Applicant's full name"),
+    "citizen_id": ("Số định danh cá nhân (12 số)", "Citizen ID (12 digits)"),
+    "birth_year": ("Năm sinh (để đối chiếu)", "Birth year (cross-check)"),
+    "phone": ("Số điện thoại (nhận tin nhắn)", "Phone (for messages)"), "address": ("Địa chỉ", "Address"),
+    "channel": ("Kênh tiếp nhận", "Channel"), "ch_counter": ("Trực tiếp tại quầy", "At the counter"),
+    "ch_postal": ("Qua bưu chính", "By post"), "ch_online": ("Trực tuyến", "Online"),
+    "return_method": ("Nơi trả kết quả", "Result returned"), "rm_counter": ("Tại quầy", "At the counter"),
+    "rm_post": ("Qua bưu điện đến nhà", "By post to the home"),
+    "delivery_address": ("Địa chỉ nhận kết quả (để trống = địa chỉ trên)", "Delivery address (blank = address above)"),
+    "documents_received": ("Giấy tờ đã nhận", "Documents received"),
+    "scans": ("Trang quét (ảnh hoặc PDF)", "Scanned pages (images or PDF)"), "notes": ("Ghi chú", "Notes"),
+    "submit_intake": ("Tiếp nhận và niêm phong", "Take in and seal"),
+    "days": ("ngày làm việc", "working days"), "same_day": ("trong ngày", "same day"),
+    "to_verify": ("mã mẫu, cần đối chiếu", "sample code, verify"),
+    "fix_errors": ("Vui lòng sửa các ô được đánh dấu.", "Please fix the marked fields."),
+    "received": ("Đã tiếp nhận hồ sơ", "Dossier taken in"), "slip_a4": ("In phiếu hẹn (A4)", "Print slip (A4)"),
+    "slip_a5": ("In phiếu hẹn (A5)", "Print slip (A5)"), "received_at": ("Thời điểm nhận", "Received at"),
+    "pages": ("Số trang", "Pages"), "documents": ("Tệp trong hồ sơ", "Files in the dossier"),
+    "status_events": ("Sự kiện trạng thái từ trung tâm", "Status events from the hub"),
+    "notifications": ("Tin nhắn cho công dân", "Messages to citizens"), "deliveries": ("Giao nhận kết quả", "Deliveries"),
+    "no_events": ("Chưa có sự kiện.", "No events yet."), "send_now": ("Gửi tin nhắn đang chờ", "Send waiting messages"),
+    "retry_failed": ("Gửi lại tin lỗi", "Retry failed messages"), "text": ("Nội dung", "Text"),
+    "courier_title": ("Kết quả cần giao tận nhà", "Results to deliver to homes"),
+    "recipient": ("Người nhận", "Recipient"), "handover": ("Lập biên bản bàn giao", "Make handover record"),
+    "courier_name": ("Họ tên nhân viên bưu chính", "Courier's name"), "record": ("Ghi nhận giao", "Record delivery"),
+    "no_tasks": ("Không có kết quả chờ giao.", "No results to deliver."), "attempts": ("Lần giao", "Attempts"),
+    "deliver_title": ("Ghi nhận giao kết quả", "Record a delivery"), "relation": ("Quan hệ với người nộp", "Relation to the applicant"),
+    "id_last": ("4 số cuối giấy tờ tuỳ thân", "Last 4 digits of ID"), "signature": ("Chữ ký người nhận", "Recipient's signature"),
+    "clear": ("Xoá chữ ký", "Clear signature"), "photo": ("Ảnh chụp (nếu không ký được)", "Photo (if no signature)"),
+    "gps": ("Lấy vị trí GPS", "Get GPS position"), "delivered": ("Đã giao thành công", "Delivered"),
+    "failed_attempt": ("Giao không thành công", "Delivery failed"), "save_failed": ("Ghi nhận lần giao lỗi", "Record failed attempt"),
+    "handover_done": ("Đã lập biên bản bàn giao", "Handover record made"), "download": ("Tải về", "Download"),
+    "done": ("Đã lưu.", "Saved."), "back": ("Quay lại", "Back"), "signed_proof": ("Bằng chứng đã ký số", "Signed proof"),
+    "synced": ("đã gửi trung tâm", "sent to hub"), "not_synced": ("chờ gửi trung tâm", "waiting to go to the hub"),
+    "paused": ("Đang tạm dừng tính thời hạn", "Clock paused"),
+}
+
+STATE_NAMES = {
+    "captured": ("Đã nhận", "captured"), "sealed": ("Đã niêm phong", "sealed"), "uploading": ("Đang gửi", "uploading"),
+    "committed": ("Trung tâm đã nhận", "committed"), "purged": ("Đã gửi, đã xoá bản trên máy", "delivered, local copy purged"),
+    "rejected": ("Bị từ chối", "rejected"), "to_deliver": ("Chờ giao", "to deliver"), "out": ("Đang giao", "out for delivery"),
+    "delivered": ("Đã giao", "delivered"), "returned_to_desk": ("Trả về quầy", "back at the desk"),
+    "closed": ("Đã trả tại quầy", "returned at the counter"), "cancelled": ("Huỷ", "cancelled"),
+    "queued": ("Chờ gửi", "queued"), "sent": ("Đã gửi", "sent"), "failed": ("Gửi lỗi", "failed"),
+    "no_contact": ("Thiếu số điện thoại", "no phone"),
+}
+
+
+class Translator:
+    """`t.key` in templates; `t.state(name)` for state names."""
+
+    def __init__(self, lang: str):
+        self.lang = "en" if lang == "en" else "vi"
+        self._i = 1 if self.lang == "en" else 0
+
+    def __getattr__(self, key: str) -> str:
+        try:
+            return STRINGS[key][self._i]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def get(self, key: str) -> str:
+        return STRINGS[key][self._i]
+
+    def state(self, name: str) -> str:
+        return STATE_NAMES.get(name, (name, name))[self._i]
+
+    def pick(self, vi: str, en: str) -> str:
+        return en if self.lang == "en" and en else vi

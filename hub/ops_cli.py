@@ -1,0 +1,90 @@
+"""`motcua hub lagging | backup | restore`: operations commands (thin wrappers over hub.lagging, hub.backup)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .config import HubConfig
+
+_data = click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), default=Path("hub-data"),
+                     show_default=True, envvar="MOTCUA_HUB_DATA", help="Hub data directory.")
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.command("lagging")
+@_data
+@click.option("--days", default=2.0, show_default=True, type=float, help="Silent for longer than this many days.")
+@_json
+def lagging(data: Path, days: float, as_json: bool) -> None:
+    """List sites whose desks have not reached the hub for --days (exit 1 if any).
+
+    Liệt kê các điểm tiếp nhận chưa đồng bộ trong --days ngày.
+    Example: motcua hub lagging --days 2
+    """
+    from .lagging import format_lag, lagging_sites
+    from .state import HubState
+
+    rows = lagging_sites(HubState.open(HubConfig.from_env(data)), days)
+    click.echo(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2) if as_json else format_lag(rows, days))
+    sys.exit(1 if rows else 0)
+
+
+def _progress(operation: str):  # type: ignore[no-untyped-def]
+    from agent.progress import progress_reporter
+
+    return progress_reporter(operation, unit="obj")
+
+
+@click.command("backup")
+@_data
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@_json
+def backup(data: Path, dest: Path, as_json: bool) -> None:
+    """Back up the hub (consistent SQLite snapshot, keys, every object) into the new directory DEST.
+
+    Sao lưu trung tâm vào thư mục mới DEST; trung tâm vẫn chạy trong lúc sao lưu.
+    Example: motcua hub backup --data /var/lib/motcua-hub /srv/backup/hub-2026-01-15
+    """
+    from .backup import BackupError, backup_hub
+
+    try:
+        with _progress("backup") as report:
+            summary = backup_hub(HubConfig.from_env(data), dest, report)
+    except BackupError as exc:
+        click.echo(f"{exc.message_vi}\n{exc.message_en}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(summary, indent=2) if as_json else
+               f"Đã sao lưu / backed up: {summary['dossiers']} hồ sơ/dossiers, {summary['objects']} tệp/objects "
+               f"({summary['object_bytes']} bytes) -> {dest}")
+
+
+@click.command("restore")
+@_data
+@click.argument("src", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing hub database (stop the hub first).")
+@_json
+def restore(data: Path, src: Path, force: bool, as_json: bool) -> None:
+    """Restore a backup made by `motcua hub backup` into --data (stop the hub first).
+
+    Khôi phục bản sao lưu vào thư mục dữ liệu của trung tâm (dừng trung tâm trước).
+    Example: motcua hub restore --data /var/lib/motcua-hub /srv/backup/hub-2026-01-15
+    """
+    from .backup import BackupError, restore_hub
+
+    try:
+        with _progress("restore") as report:
+            result = restore_hub(src, HubConfig.from_env(data), force=force, on_progress=report)
+    except BackupError as exc:
+        click.echo(f"{exc.message_vi}\n{exc.message_en}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(result, indent=2) if as_json else
+               f"Đã khôi phục / restored: {result['dossiers']} hồ sơ/dossiers, {result['restored_objects']} tệp/objects; "
+               f"{result['forgotten_uploads']} phiên tải dở bị huỷ (máy sẽ gửi lại) / unfinished uploads dropped")
+
+
+def register(group: click.Group) -> None:
+    for command in (lagging, backup, restore):
+        group.add_command(command)

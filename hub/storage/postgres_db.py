@@ -1,0 +1,118 @@
+"""PostgresDB: MetadataDB on PostgreSQL (psycopg 3) for a hub run as several instances.
+
+The SQL the hub writes is shared with SQLite (see metadata.py); this module
+translates `?` placeholders to psycopg's `%s` (escaping literal `%`), returns
+rows as dicts and turns unique/foreign-key violations into the interface's
+`IntegrityError` after rolling the transaction back.
+
+Concurrency, across threads *and* hub instances:
+  * every `transaction()` first takes one transaction-scoped advisory lock
+    (`pg_advisory_xact_lock`), so write transactions run one after another —
+    the same semantics as SQLite's `BEGIN IMMEDIATE`. Statements inside run at
+    READ COMMITTED after the lock is held, so they see every earlier commit
+    (e.g. `MAX(hub_sequence) + 1` cannot collide). The schema's constraints —
+    (dossier_id, version) primary key, UNIQUE hub_sequence, chain primary
+    key — stay the last line of defence and surface as `IntegrityError`.
+  * migrations run under a session advisory lock, so instances that start at
+    the same moment do not race to create tables.
+Connections come from a psycopg_pool pool in autocommit mode.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .metadata import IntegrityError, Tx, migrate
+
+log = logging.getLogger("motcua.hub.storage.postgres")
+
+#: advisory lock keys (arbitrary constants; "mc" + purpose)
+WRITE_LOCK_KEY = 0x6D63_0001
+MIGRATION_LOCK_KEY = 0x6D63_0002
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def translate(sql: str) -> str:
+    """`?` placeholders -> `%s`; a literal `%` -> `%%` (psycopg's escaping)."""
+    return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
+        try:
+            return self.conn.execute(translate(sql), tuple(params))
+        except psycopg.errors.IntegrityError as exc:
+            raise IntegrityError(str(exc).strip()) from exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._run(sql, params).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return list(self._run(sql, params).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        return self._run(sql, params).fetchone()
+
+
+class PostgresDB:
+    """MetadataDB on one PostgreSQL database, shared by any number of hub instances."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 20, timeout: float = 30.0):
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=True,
+                                   kwargs={"autocommit": True, "row_factory": dict_row},
+                                   name="motcua-hub")
+        try:
+            self.pool.wait(timeout=timeout)
+        except Exception:
+            self.pool.close()
+            raise
+        with self.pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            try:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                migrate(self)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        log.info("postgres_open url=%s", redact_url(url))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                yield _PgTx(conn)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.pool.connection() as conn:
+            return _PgTx(conn).execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return _PgTx(conn).query(sql, params)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        with self.pool.connection() as conn:
+            return _PgTx(conn).one(sql, params)
+
+    def schema_version(self) -> int:
+        row = self.one("SELECT MAX(version) AS v FROM schema_version")
+        return int(row["v"]) if row and row["v"] is not None else 0
+
+    def close(self) -> None:
+        self.pool.close()

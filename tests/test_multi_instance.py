@@ -1,0 +1,148 @@
+"""Two `motcua hub serve` processes on one PostgreSQL + one S3 bucket: still exactly once.
+
+Desks talk to either instance (as behind a round-robin load balancer), uploads
+start on one instance and finish on the other, and the same dossier is
+committed through both instances at the same moment. The hub must end with
+one row per dossier, gap-free hub sequence numbers and one receipt per dossier
+that every caller received byte for byte.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from agent.at_rest import manifest_for_transport
+from agent.capture import import_files
+from agent.context import AgentContext
+from agent.hub_client import HubClient
+from agent.identity import enrol
+from agent.seal import seal_all
+from agent.sync import sync_once
+from sync_protocol.receipt import verify_receipt
+from sync_protocol.signed_document import Envelope
+
+from .conftest import SITE, HubProcess
+from .fixtures_servers import *  # noqa: F401,F403
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def instances(tmp_path: Path, pg_url: str, s3_url: str, monkeypatch):
+    env = {"MOTCUA_HUB_DATABASE_URL": pg_url, "MOTCUA_HUB_OBJECT_STORE": s3_url}
+    for name, value in env.items():  # for `motcua hub token` run by HubProcess.token()
+        monkeypatch.setenv(name, value)
+    data = tmp_path / "hub"  # shared: both instances must sign with the same hub keys
+    hubs = [HubProcess(data, extra_env=env).start(), HubProcess(data, extra_env=env).start()]
+    yield hubs
+    for h in hubs:
+        h.stop()
+
+
+def _rows(pg_url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _desk(home: Path, hubs: list[HubProcess], n: int, pages: list[Path], dossiers: int) -> AgentContext:
+    """Enrol through one instance, then talk to the other; queue `dossiers` sealed dossiers."""
+    ctx = AgentContext.open(home)
+    enrol(ctx, hubs[n % 2].url, hubs[n % 2].token(), SITE)
+    ctx.config.hub_url = hubs[(n + 1) % 2].url
+    for _ in range(dossiers):
+        import_files(ctx, pages, "1.001193", "counter")
+    seal_all(ctx)
+    return ctx
+
+
+def test_concurrent_desks_across_two_instances_commit_each_dossier_once(instances, tmp_path, pg_url, pages):
+    desks = 6
+    contexts = [_desk(tmp_path / f"desk{n}", instances, n, pages, 2) for n in range(desks)]
+    for ctx in contexts:  # each thread opens its own outbox connection
+        ctx.close()
+    errors: list[BaseException] = []
+
+    def deliver(n: int) -> list[str]:
+        ctx = AgentContext.open(tmp_path / f"desk{n}")
+        try:
+            report = sync_once(ctx)
+            assert report.complete, report.to_json()
+            return report.committed
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            return []
+        finally:
+            ctx.close()
+
+    with ThreadPoolExecutor(desks) as pool:
+        committed = [code for codes in pool.map(deliver, range(desks)) for code in codes]
+    assert not errors, errors
+    assert len(committed) == len(set(committed)) == desks * 2
+    assert _rows(pg_url, "SELECT COUNT(*), COUNT(DISTINCT dossier_id), MIN(hub_sequence), MAX(hub_sequence)"
+                         " FROM dossiers") == [(12, 12, 1, 12)]
+    for h in instances:
+        assert "Traceback" not in h.log_text()
+
+
+def test_same_dossier_committed_through_both_instances_at_once_gets_one_identical_receipt(
+        instances, tmp_path, pg_url, pages):
+    ctx = _desk(tmp_path / "desk", instances, 0, pages, 1)
+    try:
+        [dossier] = ctx.outbox.deliverable()
+        first, second = instances
+        # Upload: the first chunk through one instance, the rest through the other.
+        doc = ctx.outbox.documents(dossier.id)[0]
+        a, b = HubClient(first.url, ctx.device_key), HubClient(second.url, ctx.device_key)
+        url = a.create_upload(doc.size, doc.sha256, doc.name)
+        with ctx.outbox.blobs.open(doc.sha256) as stream:
+            head = stream.read(1024)
+            a.tus.patch(url, 0, head)
+            report = b.upload(url.replace(first.url, second.url), stream, doc.size, 4096)
+        assert report.started_at_offset == 1024  # resumed where the other instance left off
+
+        clients = [HubClient(h.url, ctx.device_key) for h in instances for _ in range(4)]
+        barrier = threading.Barrier(len(clients))
+
+        def commit(client: HubClient) -> str:
+            barrier.wait()
+            return json.dumps(client.commit(*manifest_for_transport(dossier.signed_manifest)), sort_keys=True)
+
+        with ThreadPoolExecutor(len(clients)) as pool:
+            receipts = set(pool.map(commit, clients))
+        assert len(receipts) == 1
+        receipt = verify_receipt(Envelope.from_dict(json.loads(receipts.pop())), ctx.hub_key, dossier.manifest_hash)
+        assert _rows(pg_url, "SELECT dossier_id, hub_sequence FROM dossiers") == [(dossier.id, receipt.hub_sequence)]
+        for client in (a, b, *clients):
+            client.close()
+    finally:
+        ctx.close()
+
+
+def test_an_upload_being_written_through_one_instance_is_refused_by_the_other(instances, tmp_path, pg_url, pages):
+    """The tus lock is a PostgreSQL advisory lock shared by all instances: a PATCH racing one in
+    progress on another instance gets 423, not interleaved bytes."""
+    from hub.storage.pg_locks import PgAdvisoryLocker
+    from sync_protocol.errors import UploadTransportError
+
+    ctx = _desk(tmp_path / "desk", instances, 0, pages, 1)
+    locker = PgAdvisoryLocker(pg_url, max_size=2)
+    try:
+        doc = ctx.outbox.documents(ctx.outbox.deliverable()[0].id)[0]
+        client = HubClient(instances[1].url, ctx.device_key)
+        url = client.create_upload(doc.size, doc.sha256, doc.name)
+        held = locker.try_lock("upload:" + url.rsplit("/", 1)[-1])  # as instance A does during its PATCH
+        assert held is not None
+        with held:
+            with pytest.raises(UploadTransportError) as refused:
+                client.tus.patch(url, 0, b"x" * 10)
+            assert refused.value.status == 423
+        assert client.tus.patch(url, 0, b"x" * 10) == 10
+        client.close()
+    finally:
+        locker.close()
+        ctx.close()

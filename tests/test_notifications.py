@@ -1,0 +1,140 @@
+"""Status events from the hub become citizen messages in an outbox; clocks pause on supplement/fees."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from agent.due_dates import vn
+from agent.errors import InputError
+from agent.intake import IntakeForm, current_due, get_intake, take_in
+from agent.notifications import (FileSender, WebhookSender, list_notifications, on_status_event, send_pending,
+                                 sms_text, status_events)
+from agent.sync import sync_once
+
+from .conftest import run_motcua
+from .test_intake import GOOD
+
+
+def event(dossier, cursor, status, at="2026-02-12T03:00:00Z", note="", ready=False):
+    return {"cursor": cursor, "dossier_id": dossier.id, "dossier_code": dossier.code, "status": status,
+            "status_name": "", "at": at, "note": note, "result_ready_for_delivery": ready}
+
+
+@pytest.fixture
+def taken(agent, pages):
+    dossier, _ = take_in(agent, IntakeForm.from_mapping(GOOD), pages, received_at=vn(2026, 2, 2, 9), seal=False)
+    return dossier
+
+
+def test_hub_status_change_reaches_the_citizen_outbox(hub, agent, pages, tmp_path):
+    """The real path: hub case-system post -> feed -> on_status_event -> file sender."""
+    dossier, _ = take_in(agent, IntakeForm.from_mapping(GOOD), pages)
+    assert sync_once(agent).committed == [dossier.code]
+    posted = run_motcua("hub", "post-status", "--data", str(hub.data_dir), dossier.code, "9", "--note", "Đã ký quyết định")
+    assert posted.returncode == 0, posted.stderr
+    sync_once(agent)  # pulls the feed
+    [seen] = status_events(agent)
+    assert seen["status"] == 9 and seen["dossier_code"] == dossier.code
+    [message] = list_notifications(agent)
+    assert message["state"] == "queued" and message["recipient"] == "0912345678"
+    assert dossier.code in message["text"] and "Bưu điện sẽ chuyển kết quả" in message["text"]
+    out = tmp_path / "sms-out"
+    assert send_pending(agent, FileSender(out)) == {"sent": 1, "failed": 0}
+    [file] = out.iterdir()
+    sent = json.loads(file.read_text("utf-8"))
+    assert sent["to"] == "0912345678" and sent["sms_text"].isascii() and "Ho so" in sent["sms_text"]
+    assert list_notifications(agent)[0]["state"] == "sent"
+    assert send_pending(agent, FileSender(out)) == {"sent": 0, "failed": 0}
+
+
+def test_events_are_idempotent_and_pause_the_clock(agent, taken):
+    record = get_intake(agent, taken.id)
+    assert current_due(agent, record).date().isoformat() == "2026-02-11"  # 7 working days from Mon 2 Feb
+    on_status_event(agent, event(taken, 1, 2, at="2026-02-02T03:00:00Z"))
+    on_status_event(agent, event(taken, 1, 2, at="2026-02-02T03:00:00Z"))  # same cursor again: nothing new
+    assert len(list_notifications(agent)) == 1
+    # supplement requested Wed 4 Feb, supplied Mon 9 Feb: Thu 5, Fri 6, Mon 9 = 3 working days paused
+    on_status_event(agent, event(taken, 2, 5, at="2026-02-04T03:00:00Z", note="Thiếu bản sao giấy tờ"))
+    on_status_event(agent, event(taken, 3, 4, at="2026-02-09T02:00:00Z"))
+    # Wed 11 Feb + 3 working days: Thu 12, Fri 13, [Tết 14-22], Mon 23
+    assert current_due(agent, record).date().isoformat() == "2026-02-23"
+    texts = [m["text"] for m in list_notifications(agent)]
+    assert any("cần bổ sung" in t and "Thiếu bản sao" in t for t in texts)
+    assert len(texts) == 2  # "processing" (4) sends nothing
+
+
+def test_no_phone_is_visible_not_silent(agent, pages):
+    dossier, _ = take_in(agent, IntakeForm.from_mapping({**GOOD, "phone": "", "return_method": "counter"}), pages,
+                         seal=False)
+    on_status_event(agent, event(dossier, 7, 9))
+    [message] = list_notifications(agent)
+    assert message["state"] == "no_contact" and "Mời ông/bà đến" in message["text"]
+    assert send_pending(agent, FileSender(agent.config.home / "out")) == {"sent": 0, "failed": 0}
+
+
+def test_malformed_event_is_refused(agent):
+    with pytest.raises(InputError) as err:
+        on_status_event(agent, {"cursor": 1, "dossier_id": "x", "dossier_code": "y", "status": 12, "at": "2026-01-01T00:00:00Z"})
+    assert "1..10" in err.value.message_en
+    with pytest.raises(InputError):
+        on_status_event(agent, {"cursor": "1"})
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    received: list = []
+    fail = False
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if _Gateway.fail:
+            self.send_response(503)
+        else:
+            _Gateway.received.append((self.headers.get("Authorization"), body))
+            self.send_response(202)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_sender_retries_until_the_gateway_answers(agent, taken):
+    server = HTTPServer(("127.0.0.1", 0), _Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        sender = WebhookSender(f"http://127.0.0.1:{server.server_port}/sms", token="gw-secret", timeout=5)
+        on_status_event(agent, event(taken, 11, 9, ready=True))
+        _Gateway.fail = True
+        assert send_pending(agent, sender) == {"sent": 0, "failed": 1}
+        [message] = list_notifications(agent)
+        assert message["state"] == "queued" and "503" in message["last_error"]
+        _Gateway.fail = False
+        assert send_pending(agent, sender) == {"sent": 1, "failed": 0}
+        auth, body = _Gateway.received[-1]
+        assert auth == "Bearer gw-secret" and body["dossier_code"] == taken.code and body["to"] == "0912345678"
+    finally:
+        server.shutdown()
+    # a gateway that is gone: the message stays queued with a reason
+    on_status_event(agent, event(taken, 12, 10))
+    assert send_pending(agent, WebhookSender(f"http://127.0.0.1:{server.server_port}/sms", timeout=1))["failed"] == 1
+
+
+def test_sms_text_is_unaccented_and_short():
+    assert sms_text("Hồ sơ đã có kết quả. Đến nhận tại UBND xã") == "Ho so da co ket qua. Den nhan tai UBND xa"
+    assert len(sms_text("ạ" * 400)) == 160
+
+
+def test_cli_notify_list_and_send(agent, agent_home, taken):
+    on_status_event(agent, event(taken, 21, 9))
+    listed = run_motcua("notify", "list", "--json", home=agent_home)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["state"] == "queued"
+    sent = run_motcua("notify", "send", "--json", home=agent_home)
+    assert json.loads(sent.stdout) == {"sent": 1, "failed": 0}
+    assert len(list((agent_home / "notifications-out").iterdir())) == 1
+    (agent_home / "notify.json").write_text("{broken", "utf-8")
+    bad = run_motcua("notify", "send", home=agent_home)
+    assert bad.returncode == 1 and "notify.json" in bad.stderr and "Traceback" not in bad.stderr

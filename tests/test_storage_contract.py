@@ -1,0 +1,274 @@
+"""One contract, every hub storage backend: SQLite + files, and PostgreSQL + S3 (real servers).
+
+Each test states a guarantee from hub/storage/*.py docstrings and checks it
+against `open_storage()` for both backends, the way the hub itself opens them.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from hub.config import HubConfig
+from hub.storage import Storage, open_storage
+from hub.storage.metadata import SCHEMA_VERSION, IntegrityError
+from sync_protocol.errors import ObjectCorrupt
+
+from .fixtures_servers import *  # noqa: F401,F403
+
+BACKENDS = ["sqlite+files", "postgresql+s3"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path: Path):
+    """(config, open storage) for one backend; a second `open_storage(config)` is a second hub instance."""
+    if request.param == "sqlite+files":
+        config = HubConfig(data_dir=tmp_path / "hub")
+    else:
+        config = HubConfig(data_dir=tmp_path / "hub", database_url=request.getfixturevalue("pg_url"),
+                           object_store_url=request.getfixturevalue("s3_url"), database_pool_size=12)
+    storage = open_storage(config)
+    yield config, storage
+    storage.close()
+
+
+@pytest.fixture
+def storage(backend) -> Storage:
+    return backend[1]
+
+
+def _file(tmp_path: Path, data: bytes, name: str = "payload.bin") -> tuple[Path, str]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+def _corrupt(config: HubConfig, storage: Storage, sha: str) -> None:
+    """Damage a stored object behind the store's back (disk rot / a bad bucket write)."""
+    if config.object_store_url is None:
+        path = storage.objects.store.path(sha)  # type: ignore[attr-defined]
+        path.chmod(0o644)
+        path.write_bytes(b"rotten")
+    else:
+        objects = storage.objects
+        objects.client.put_object(Bucket=objects.location.bucket, Key=objects._key(sha), Body=b"rotten")  # type: ignore[attr-defined]
+
+
+# -- MetadataDB -------------------------------------------------------------------------
+def test_fresh_database_is_migrated_to_the_current_schema(storage):
+    assert storage.db.schema_version() == SCHEMA_VERSION
+    assert storage.db.query("SELECT * FROM devices") == []
+
+
+def test_rows_are_dicts_and_bigints_round_trip(storage):
+    big = 2 ** 40 + 7
+    storage.db.execute("INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?)", ("k1", "n%1", big))
+    assert storage.db.one("SELECT key_id, nonce, created FROM nonces WHERE nonce LIKE '%1'") == \
+        {"key_id": "k1", "nonce": "n%1", "created": big}
+    assert storage.db.one("SELECT * FROM nonces WHERE key_id=?", ("nobody",)) is None
+
+
+def test_on_conflict_do_nothing_reports_zero_rows(storage):
+    sql = "INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?) ON CONFLICT DO NOTHING"
+    assert storage.db.execute(sql, ("k", "n", 1)) == 1
+    assert storage.db.execute(sql, ("k", "n", 2)) == 0
+    assert storage.db.one("SELECT created FROM nonces")["created"] == 1
+
+
+def test_uniqueness_violation_raises_integrity_error_and_rolls_back_the_whole_transaction(storage):
+    storage.db.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('k','dup',1)")
+    with pytest.raises(IntegrityError):
+        with storage.db.transaction() as tx:
+            tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('k','first',1)")
+            tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('k','dup',1)")
+    assert [r["nonce"] for r in storage.db.query("SELECT nonce FROM nonces")] == ["dup"]
+    # the database (and this thread's connection) is usable afterwards
+    with storage.db.transaction() as tx:
+        tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('k','after',1)")
+    assert storage.db.one("SELECT COUNT(*) AS n FROM nonces")["n"] == 2
+
+
+def test_an_exception_inside_a_transaction_leaves_nothing_behind(storage):
+    with pytest.raises(RuntimeError):
+        with storage.db.transaction() as tx:
+            tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('k','x',1)")
+            raise RuntimeError("power cut")
+    assert storage.db.query("SELECT * FROM nonces") == []
+
+
+def test_concurrent_transactions_from_two_instances_never_hand_out_one_number_twice(backend):
+    """The pattern commits use for hub_sequence: MAX()+1 under a UNIQUE constraint, retried on IntegrityError."""
+    config, first = backend
+    second = open_storage(config)  # a second hub instance on the same database
+    try:
+        def take_numbers(db, worker: int) -> list[int]:
+            got = []
+            for i in range(15):
+                for _ in range(50):
+                    try:
+                        with db.transaction() as tx:
+                            n = tx.one("SELECT COALESCE(MAX(created), 0) + 1 AS n FROM nonces")["n"]
+                            tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?)",
+                                       ("seq", f"{n:08d}", n))
+                        got.append(n)
+                        break
+                    except IntegrityError:
+                        continue
+            return got
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda w: take_numbers(first.db if w % 2 else second.db, w), range(8)))
+        numbers = sorted(n for r in results for n in r)
+        assert numbers == list(range(1, 8 * 15 + 1))
+    finally:
+        second.close()
+
+
+# -- ObjectStore ------------------------------------------------------------------------
+def test_object_put_has_open_verify_delete(storage, tmp_path):
+    path, sha = _file(tmp_path, b"%PDF-1.7 dossier " * 1000)
+    assert not storage.objects.has(sha)
+    storage.objects.put_file(path, sha)
+    storage.objects.put_file(path, sha)  # again: harmless
+    assert storage.objects.has(sha)
+    assert storage.objects.verify(sha) == path.stat().st_size
+    with storage.objects.open(sha) as handle:
+        assert handle.read() == path.read_bytes()
+    assert storage.objects.delete(sha) is True
+    assert not storage.objects.has(sha)
+    assert storage.objects.delete(sha) is False
+
+
+def test_object_whose_bytes_do_not_match_its_address_is_refused(storage, tmp_path):
+    path, _ = _file(tmp_path, b"real bytes")
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    with pytest.raises(ObjectCorrupt):
+        storage.objects.put_file(path, wrong)
+    assert not storage.objects.has(wrong)
+
+
+def test_missing_or_rotten_object_fails_verification(backend, tmp_path):
+    config, storage = backend
+    with pytest.raises(ObjectCorrupt):
+        storage.objects.verify("0" * 64)
+    path, sha = _file(tmp_path, b"will rot")
+    storage.objects.put_file(path, sha)
+    _corrupt(config, storage, sha)
+    with pytest.raises(ObjectCorrupt):
+        storage.objects.verify(sha)
+
+
+def test_many_writers_storing_one_object_at_once_all_succeed(backend, tmp_path):
+    config, first = backend
+    second = open_storage(config)
+    try:
+        path, sha = _file(tmp_path, b"same scan from two instances " * 5000)
+        stores = [first.objects, second.objects] * 4
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda store: store.put_file(path, sha), stores))
+        assert first.objects.verify(sha) == path.stat().st_size == second.objects.verify(sha)
+    finally:
+        second.close()
+
+
+def test_s3_put_is_a_conditional_write(pg_url, s3_url, tmp_path):
+    """If-None-Match: * — an existing object is never overwritten, even by a racing writer."""
+    from botocore.exceptions import ClientError
+
+    storage = open_storage(HubConfig(data_dir=tmp_path / "hub", database_url=pg_url, object_store_url=s3_url))
+    try:
+        path, sha = _file(tmp_path, b"first")
+        storage.objects.put_file(path, sha)
+        objects = storage.objects
+        with pytest.raises(ClientError) as refused:
+            objects.client.put_object(Bucket=objects.location.bucket, Key=objects._key(sha), Body=b"second",
+                                      IfNoneMatch="*")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+        assert objects.verify(sha) == 5 and objects.conditional_writes
+    finally:
+        storage.close()
+
+
+# -- UploadStore ------------------------------------------------------------------------
+UPLOAD = "0123456789abcdef0123456789abcdef"
+
+
+def _staged(storage: Storage, upload_id: str = UPLOAD) -> bytes:
+    path = storage.uploads.stage_complete(upload_id)
+    try:
+        return Path(path).read_bytes()
+    finally:
+        storage.uploads.cleanup_staged(upload_id, path)
+
+
+def test_upload_appends_at_offsets_and_stages_the_whole(storage):
+    storage.uploads.create(UPLOAD)
+    storage.uploads.write_at(UPLOAD, 0, b"abcd")
+    storage.uploads.write_at(UPLOAD, 4, b"efgh")
+    storage.uploads.write_at(UPLOAD, 8, b"ij")
+    assert _staged(storage) == b"abcdefghij"
+
+
+def test_upload_rewrite_discards_unacknowledged_bytes_beyond_the_offset(storage):
+    storage.uploads.create(UPLOAD)
+    storage.uploads.write_at(UPLOAD, 0, b"abcd")
+    storage.uploads.write_at(UPLOAD, 4, b"LOST-CHUNK")  # written, never acknowledged (crash)
+    storage.uploads.write_at(UPLOAD, 4, b"ef")        # the client resends from the durable offset
+    assert _staged(storage) == b"abcdef"
+    storage.uploads.write_at(UPLOAD, 5, b"Z")          # an offset inside a chunk keeps its head
+    assert _staged(storage) == b"abcdeZ"
+
+
+def test_upload_delete_forgets_bytes_and_unknown_ids_are_harmless(storage):
+    storage.uploads.create(UPLOAD)
+    storage.uploads.write_at(UPLOAD, 0, b"abc")
+    storage.uploads.delete(UPLOAD)
+    storage.uploads.delete("f" * 32)
+    storage.uploads.create(UPLOAD)
+    assert _staged(storage) == b""
+
+
+def test_upload_ids_are_validated(storage):
+    with pytest.raises(ValueError):
+        storage.uploads.write_at("../../etc/passwd", 0, b"x")
+
+
+# -- Locker -----------------------------------------------------------------------------
+def test_lock_is_exclusive_and_released_after_use(storage):
+    held = storage.locks.try_lock("upload:a")
+    assert held is not None
+    with held:
+        assert storage.locks.try_lock("upload:a") is None
+        other = storage.locks.try_lock("upload:b")
+        assert other is not None
+        with other:
+            pass
+    again = storage.locks.try_lock("upload:a")
+    assert again is not None
+    with again:
+        pass
+
+
+def test_lock_is_shared_by_all_instances_on_postgresql(pg_url, tmp_path):
+    config = HubConfig(data_dir=tmp_path / "hub", database_url=pg_url)
+    first, second = open_storage(config), open_storage(config)
+    try:
+        held = first.locks.try_lock("upload:shared")
+        assert held is not None
+        with held:
+            assert second.locks.try_lock("upload:shared") is None
+            seen: list[object] = []
+            worker = threading.Thread(target=lambda: seen.append(first.locks.try_lock("upload:shared")))
+            worker.start()
+            worker.join()
+            assert seen == [None]  # another thread of the same instance is refused too
+        later = second.locks.try_lock("upload:shared")
+        assert later is not None
+        with later:
+            pass
+    finally:
+        first.close()
+        second.close()
