@@ -8,12 +8,13 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["agent*", "sync_protocol*", "scanners*", "hub*"]),
     include_package_data=True,
-    package_data={"agent": ["data/*"], "hub": ["data/*"]},
+    package_data={"agent": ["data/*", "web/templates/*", "web/static/*"], "hub": ["data/*"]},
     install_requires=[
         "requests>=2.31",
         "tenacity>=8.2",
         "sqlite-utils>=3.36",
         "cryptography>=42",
+        "python-pkcs11>=0.7",  # PDF signing keys in PKCS#11 tokens (agent.pkcs11_signer)
         "watchdog>=4.0",
         "click>=8.1",
         "fastapi>=0.110",
@@ -26,9 +27,12 @@ setup(
         "pyhanko-certvalidator>=0.26",
         "qrcode>=7.4",
         "pyzbar>=0.1.9",
+        "jinja2>=3.1",
+        "python-multipart>=0.0.9",
+        "reportlab>=4.0",
     ],
     extras_require={
-        "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100"],
+        "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40"],
     },
     entry_points={"console_scripts": ["motcua=agent.cli:main"]},
 )

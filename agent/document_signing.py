@@ -180,7 +180,13 @@ def verify_pdf(data: bytes, trust_roots: list[asn1_x509.Certificate]) -> Signatu
 
 
 def document_signer_for(home: Path, device_id: str) -> DocumentSigner:
-    """The agent's document signer (file keys under `home`/docsign)."""
+    """The agent's document signer: a PKCS#11 token when `home`/docsign/pkcs11.json configures one
+    (agent.pkcs11_signer), else file keys under `home`/docsign (the default)."""
+    from .pkcs11_signer import PKCS11DocumentSigner
+
+    token = PKCS11DocumentSigner.from_home(Path(home))
+    if token is not None:
+        return token
     return FileDocumentSigner(Path(home) / "docsign", device_id or "device")
 
 

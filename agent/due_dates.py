@@ -17,7 +17,7 @@ Conventions (written down so that staff and reports agree):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Iterable
 
 from .holidays import HolidayCalendar

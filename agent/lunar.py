@@ -108,8 +108,9 @@ def solar_to_lunar(d: date, tz: float = VIETNAM_TZ_HOURS) -> LunarDate:
     day_number = jd_from_date(d)
     k = math.floor((day_number - _K0) / _SYNODIC)
     month_start = _new_moon_day(k + 1, tz)
-    if month_start > day_number:
-        month_start = _new_moon_day(k, tz)
+    while month_start > day_number:  # the published code steps back once; twice is needed on rare days (2054-05-07)
+        k -= 1
+        month_start = _new_moon_day(k + 1, tz)
     a11 = _lunar_month_11(d.year, tz)
     b11 = a11
     if a11 >= month_start:

@@ -4,6 +4,7 @@ No personal data: the form carries placeholder text only.
 """
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -56,4 +57,21 @@ def _noise_page(path: Path, seed: int, size: int = 700) -> Path:
     """An incompressible page: makes large test dossiers cheaply."""
     rng = random.Random(seed)
     Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3)).save(path)
+    return path
+
+
+def noise_pdf(path: Path, size_bytes: int, seed: int = 0) -> Path:
+    """A one-page scanner-style PDF of about `size_bytes` (one incompressible lossless image).
+
+    Capture keeps a PDF page that is a single scanned image as the scanner encoded
+    it, so this makes a dossier of a predictable size — for tests and benchmarks of
+    large uploads (noise pages given as images are re-encoded and shrink).
+    """
+    import img2pdf
+
+    side = max(16, int((size_bytes / 3) ** 0.5))
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(seed).randbytes(side * side * 3)).save(
+        buffer, format="PNG", compress_level=1)
+    path.write_bytes(img2pdf.convert(buffer.getvalue()))
     return path

@@ -246,7 +246,6 @@ def _upload_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, 
                    on_progress: Callable[[str, int, int], None] | None, link: LinkState,
                    budget: int | None = None) -> None:
     """Create or resume one tus upload. Raises TurnOver once `budget` bytes were acknowledged."""
-    outbox, hub = ctx.outbox, ctx.hub
     first_chunk_seen = False
     chunks = _CountingChunks(link.chunker)
 

@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from agent.capture import import_files  # noqa: E402
 from agent.context import AgentContext  # noqa: E402
 from agent.identity import enrol  # noqa: E402
+from agent.sample_pages import noise_pdf  # noqa: E402
 from agent.seal import seal_dossier  # noqa: E402
 from agent.sync import sync_once  # noqa: E402
 from tests.conftest import SITE, HubProcess  # noqa: E402  (the same real hub process the tests use)
@@ -72,13 +72,6 @@ def counting(ctx: AgentContext, on_patch=None) -> CountingAdapter:
     ctx.hub.session.mount("http://", adapter)
     ctx.hub.session.mount("https://", adapter)
     return adapter
-
-
-def noise_scan(path: Path, size_bytes: int, seed: int) -> Path:
-    """An incompressible page of about `size_bytes` once embedded in the dossier PDF."""
-    side = max(16, int((size_bytes / 3) ** 0.5))
-    Image.frombytes("RGB", (side, side), random.Random(seed).randbytes(side * side * 3)).save(path, compress_level=1)
-    return path
 
 
 @dataclass
@@ -188,7 +181,7 @@ def main() -> None:
         for index, size_mib in enumerate(sizes):
             work = Path(tmp) / f"size-{index}"
             work.mkdir()
-            scan = noise_scan(work / "scan.png", int(size_mib * MiB), seed + index)
+            scan = noise_pdf(work / "scan.pdf", int(size_mib * MiB), seed + index)
             hub = HubProcess(work / "hub").start()  # one hub per size: <= 10 devices per agency
             try:
                 for chunk in chunks:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sync_protocol.castore import ContentStore, fsync_dir, write_file_atomic
+from sync_protocol.errors import ObjectCorrupt
 
 from .config import HubConfig
 from .storage import open_storage
@@ -128,15 +129,26 @@ def restore_hub(src: Path, config: HubConfig, *, force: bool = False,
     _require_sqlite(config)
     src = Path(src)
     summary = read_backup(src)
-    check = sqlite3.connect(f"file:{src / 'hub.db'}?mode=ro", uri=True)
     try:
-        verdict = check.execute("PRAGMA integrity_check").fetchone()[0]
+        check = sqlite3.connect(f"file:{src / 'hub.db'}?mode=ro", uri=True)
+        try:
+            verdict = check.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            check.close()
     except sqlite3.DatabaseError as exc:
         verdict = str(exc)
-    finally:
-        check.close()
     if verdict != "ok":
         raise BackupError(f"Cơ sở dữ liệu trong bản sao lưu bị hỏng: {verdict}", f"The backup's database is damaged: {verdict}")
+    objects = ContentStore(src / "objects")
+    ids = sorted(objects)
+    for n, sha in enumerate(ids, 1):  # every copy is checked before anything at the target changes
+        try:
+            objects.verify(sha)
+        except ObjectCorrupt as exc:
+            raise BackupError(f"Tệp {sha[:12]}… trong bản sao lưu bị hỏng; không khôi phục.",
+                              f"Object {sha[:12]}… in the backup is damaged ({exc}); nothing was restored.") from exc
+        if on_progress:
+            on_progress(n, 2 * len(ids))
     if config.db_path.exists() and not force:
         raise BackupError(f"Trung tâm ở {config.data_dir} đã có dữ liệu; dừng trung tâm và dùng --force để ghi đè.",
                           f"The hub at {config.data_dir} already has data; stop it and pass --force to overwrite.")
@@ -158,13 +170,11 @@ def restore_hub(src: Path, config: HubConfig, *, force: bool = False,
     fsync_dir(config.data_dir)
     storage = open_storage(config)  # migrates an older backup forward
     try:
-        objects = ContentStore(src / "objects")
-        ids = sorted(objects)
         for n, sha in enumerate(ids, 1):
             if not storage.objects.has(sha):
-                storage.objects.put_file(objects.path(sha), sha)  # re-hashes: a damaged backup copy is refused
+                storage.objects.put_file(objects.path(sha), sha)  # re-hashed once more on the way in
             if on_progress:
-                on_progress(n, len(ids))
+                on_progress(len(ids) + n, 2 * len(ids))
         forgotten = storage.db.execute("DELETE FROM uploads")
         missing = [r["sha256"] for r in storage.db.query("SELECT DISTINCT sha256 FROM object_owners")
                    if not storage.objects.has(r["sha256"])]

@@ -4,7 +4,8 @@ We call the `tesseract` program directly (one process per page, OMP_THREAD_LIMIT
 pages in parallel across cores) with `textonly_pdf=1`, so the image we encoded
 is never touched and the text layer costs only a few KiB — the approach
 OCRmyPDF's sandwich renderer uses, without its extra passes (see
-bench/bench_capture.py for the comparison).
+bench/bench_capture.py for the comparison). `tessedit_do_invert=0` skips the
+search for light-on-dark text, which desk scans do not have.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def text_layer_pdf(image: Image.Image, dpi: float, language: str = "vie") -> byt
         grey.convert("L").save(source)
         base = Path(tmp) / "text"
         cmd = ["tesseract", str(source), str(base), "-l", language, "--dpi", str(int(round(dpi))),
-               "-c", "textonly_pdf=1", "pdf"]
+               "-c", "textonly_pdf=1", "-c", "tessedit_do_invert=0", "pdf"]
         result = subprocess.run(cmd, capture_output=True, env=env, timeout=OCR_TIMEOUT)
         output = base.with_suffix(".pdf")
         if result.returncode != 0 or not output.exists():

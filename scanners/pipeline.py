@@ -6,7 +6,8 @@ Steps (each a small function, testable alone; a failure names the step and the p
   blank_filter  drop near-empty pages (duplex backs); stamps and signatures are ink, kept
   split         cut the stack at cover sheets, attach parts to dossier codes, drop separators
   encode        (deskew,) encode each page for its class: G4 / MRC / JPEG
-  ocr           optional invisible text layer (Tesseract `vie`), pages in parallel
+  ocr           optional invisible text layer (Tesseract `vie`), pages in parallel;
+                not on photo pages (ID cards: sensitive data)
   assemble      one PDF per document, qpdf-clean and deterministic
 
 Signing is not here: the agent signs each PDF last, when it seals the dossier.
@@ -24,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .analysis import DEFAULT_BLANK_THRESHOLD, PageStats, analyse, deskewed
+from .analysis import DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
 from .cover_sheets import DOSSIER, CoverRead, Part, read_cover, split_stack
 from .encoding import EncodeOptions, encode_page
 from .errors import CaptureError, PageError
@@ -137,7 +138,8 @@ def process_page(page: Page, survey: Survey, options: PipelineOptions) -> Encode
         else:
             encoded = EncodedPage(page.number, pdf=encode_page(image, page.dpi, survey.stats.kind, options.encode),
                                   kind=survey.stats.kind)
-    if options.ocr and not page.has_text:
+    # photo pages (ID cards) get no text layer: their text is sensitive personal data, and slow to read
+    if options.ocr and not page.has_text and survey.stats.kind != PHOTO:
         with step("ocr", page):
             encoded.text_layer = text_layer_pdf(image, page.dpi, options.ocr_language)
     return encoded

@@ -157,3 +157,9 @@ def assert_clean_failure(result: subprocess.CompletedProcess, *expected: str, ex
     for text in expected:
         assert text in output, f"{text!r} not in:\n{output}"
     return output
+
+
+@pytest.fixture
+def no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Capture without the OCR text layer (here and in CLI subprocesses): for tests about something else."""
+    monkeypatch.setenv("MOTCUA_OCR", "off")

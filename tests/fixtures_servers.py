@@ -162,3 +162,25 @@ def pg_url(postgres_server: PostgresServer) -> str:
 def s3_url(s3_server: S3Server) -> str:
     """A fresh, empty bucket for this test (as a hub object-store URL)."""
     return s3_server.create_bucket(prefix="hub")
+
+
+def quick_dossier(ctx, size: int = 4096, procedure_code: str = "1.001193"):  # type: ignore[no-untyped-def]
+    """Queue a small captured dossier without the page pipeline (which takes seconds per dossier):
+    one random PDF-like document put straight into the real outbox and blob store. For tests and
+    benchmarks of delivery, where the scanned content does not matter."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.docinfo["/Title"] = "motcua test " + secrets.token_hex(8)
+    pdf.pages[0].Contents = pdf.make_stream(b"% " + secrets.token_hex(size // 2).encode("ascii"))
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    payload = buffer.getvalue()
+    sha, length = ctx.outbox.blobs.put_bytes(payload)
+    config = ctx.config
+    return ctx.outbox.add_captured(procedure_code=procedure_code, channel="counter", agency_code=config.agency_code,
+                                   code_block=config.code_block,
+                                   documents=[("document-1.pdf", "application/pdf", sha, length, 1)])

@@ -38,6 +38,13 @@ def test_hung_kings_day_and_leap_month():
         lunar_to_solar(1, 5, 2024, leap=True)  # 2024 has no leap month
 
 
+@pytest.mark.parametrize("day", [date(2054, 5, 7), date(2062, 4, 9)])
+def test_lunar_month_start_two_moons_back(day):
+    """Days where the first new-moon guess is two lunations ahead (found by hypothesis)."""
+    lunar = solar_to_lunar(day)
+    assert lunar.day == 30 and lunar_to_solar(lunar.day, lunar.month, lunar.year, lunar.leap) == day
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.dates(min_value=date(1950, 1, 1), max_value=date(2099, 12, 31)))
 def test_lunar_round_trip(day):

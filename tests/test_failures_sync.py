@@ -16,7 +16,7 @@ import time
 import pytest
 
 from agent.capture import import_files
-from agent.sample_pages import sample_dossier
+from agent.sample_pages import noise_pdf
 from agent.seal import seal_dossier
 from agent.sync import sync_once
 
@@ -53,8 +53,8 @@ def test_hub_down_during_sync_keeps_the_dossier_and_the_next_sync_commits_it(hub
 def test_upload_resumes_from_the_hubs_durable_offset_after_the_hub_is_killed(hub, agent, tmp_path):
     chunk = 64 * 1024
     agent.config.settings.chunk_size = chunk
-    big = sample_dossier(tmp_path / "big", noise_pages=1)  # ~1.5 MB: ~23 chunks
-    dossier = seal_dossier(agent, import_files(agent, big, "1.004222", "counter").id)
+    big = noise_pdf(tmp_path / "big.pdf", 1536 * 1024)  # ~1.5 MiB: ~24 chunks
+    dossier = seal_dossier(agent, import_files(agent, [big], "1.004222", "counter").id)
     [document] = agent.outbox.documents(dossier.id)
     assert document.size > 10 * chunk
 

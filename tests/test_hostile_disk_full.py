@@ -50,7 +50,7 @@ def test_hub_disk_full_answers_507_and_keeps_nothing_half_written(tmp_path, smal
     ctx = AgentContext.open(tmp_path / "agent")
     try:
         enrol(ctx, hub.url, hub.token(), SITE)
-        dossier = seal_dossier(ctx, captured_dossier(ctx, os.urandom(6 * 1024 * 1024)).id)
+        dossier = seal_dossier(ctx, captured_dossier(ctx, os.urandom(6 * 1024 * 1024), media_type="image/jpeg").id)
         report = sync_once(ctx)
         assert report.committed == [] and report.failed == [dossier.code]
         assert "507" in (ctx.outbox.get(dossier.id).last_error or "")
@@ -72,7 +72,7 @@ def test_desk_disk_full_while_sealing_keeps_the_queue(tmp_path, small_disk):
     ctx = AgentContext.open(home)
     try:
         enrol(ctx, hub.url, hub.token(), SITE)
-        dossier = captured_dossier(ctx, os.urandom(2_500_000))  # fits once, not twice
+        dossier = captured_dossier(ctx, os.urandom(2_500_000), media_type="image/jpeg")  # fits once, not twice
         with pytest.raises(StorageError) as full:
             seal_dossier(ctx, dossier.id)
         assert "ổ đầy" in full.value.message_vi and "disk" in full.value.message_en

@@ -17,7 +17,6 @@ import psycopg
 import pytest
 
 from agent.at_rest import manifest_for_transport
-from agent.capture import import_files
 from agent.context import AgentContext
 from agent.hub_client import HubClient
 from agent.identity import enrol
@@ -28,6 +27,7 @@ from sync_protocol.signed_document import Envelope
 
 from .conftest import SITE, HubProcess
 from .fixtures_servers import *  # noqa: F401,F403
+from .fixtures_servers import quick_dossier
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -55,13 +55,13 @@ def _desk(home: Path, hubs: list[HubProcess], n: int, pages: list[Path], dossier
     enrol(ctx, hubs[n % 2].url, hubs[n % 2].token(), SITE)
     ctx.config.hub_url = hubs[(n + 1) % 2].url
     for _ in range(dossiers):
-        import_files(ctx, pages, "1.001193", "counter")
+        quick_dossier(ctx)
     seal_all(ctx)
     return ctx
 
 
 def test_concurrent_desks_across_two_instances_commit_each_dossier_once(instances, tmp_path, pg_url, pages):
-    desks = 6
+    desks = 8
     contexts = [_desk(tmp_path / f"desk{n}", instances, n, pages, 2) for n in range(desks)]
     for ctx in contexts:  # each thread opens its own outbox connection
         ctx.close()
@@ -84,7 +84,7 @@ def test_concurrent_desks_across_two_instances_commit_each_dossier_once(instance
     assert not errors, errors
     assert len(committed) == len(set(committed)) == desks * 2
     assert _rows(pg_url, "SELECT COUNT(*), COUNT(DISTINCT dossier_id), MIN(hub_sequence), MAX(hub_sequence)"
-                         " FROM dossiers") == [(12, 12, 1, 12)]
+                         " FROM dossiers") == [(16, 16, 1, 16)]
     for h in instances:
         assert "Traceback" not in h.log_text()
 

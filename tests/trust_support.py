@@ -31,12 +31,13 @@ def small_pdf(text: str = "GIAY KHAI SINH (MAU)", pages: int = 1) -> bytes:
 
 
 def captured_dossier(ctx: AgentContext, data: bytes | None = None, procedure: str = "1.001193",
-                     metadata: dict[str, str] | None = None) -> Dossier:
+                     metadata: dict[str, str] | None = None, media_type: str = "application/pdf") -> Dossier:
     data = data if data is not None else small_pdf()
     sha, size = ctx.outbox.blobs.put_bytes(data)
     return ctx.outbox.add_captured(procedure_code=procedure, channel="counter", agency_code=ctx.config.agency_code,
                                    code_block=ctx.config.code_block,
-                                   documents=[("document-1.pdf", "application/pdf", sha, size, 1)],
+                                   documents=[("document-1" + (".pdf" if media_type == "application/pdf" else ".jpg"),
+                                               media_type, sha, size, 1)],
                                    metadata=metadata)
 
 

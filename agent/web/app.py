@@ -267,7 +267,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     async def courier_deliver(request: Request, ref: str) -> RedirectResponse:
         from fastapi.concurrency import run_in_threadpool
 
-        from ..courier import Gps, record_delivery
+        from ..courier import record_delivery
 
         form = request.state.form
         signature = _data_url(str(form.get("signature") or ""))

@@ -13,7 +13,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sync_now": ("Đồng bộ ngay", "Sync now"), "rejected": ("Hồ sơ bị từ chối", "Rejected dossiers"),
     "retry": ("Thử lại", "Retry"), "no_rejected": ("Không có hồ sơ bị từ chối.", "No rejected dossiers."),
     "recent": ("Hồ sơ gần đây", "Recent dossiers"), "code": ("Mã hồ sơ", "Dossier code"),
-    "procedure": ("Thủ tục", "Procedure"), "state": ("Trạng thái", "State"), "due": ("Hẹn trả", "Due"),
+    "procedure": ("Thủ tục", "Procedure"), "col_state": ("Trạng thái", "State"), "due": ("Hẹn trả", "Due"),
     "reason": ("Lý do", "Reason"), "attention": ("Cần chú ý", "Needs attention"),
     "no_contact": ("tin nhắn không gửi được vì thiếu số điện thoại — báo công dân trực tiếp",
                    "messages without a phone number — tell the citizen directly"),
@@ -55,6 +55,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "done": ("Đã lưu.", "Saved."), "back": ("Quay lại", "Back"), "signed_proof": ("Bằng chứng đã ký số", "Signed proof"),
     "synced": ("đã gửi trung tâm", "sent to hub"), "not_synced": ("chờ gửi trung tâm", "waiting to go to the hub"),
     "paused": ("Đang tạm dừng tính thời hạn", "Clock paused"),
+    "home_delivery": ("giao tận nhà", "home delivery"),
 }
 
 STATE_NAMES = {

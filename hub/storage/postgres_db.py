@@ -82,13 +82,17 @@ class PostgresDB:
         except Exception:
             self.pool.close()
             raise
-        with self.pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
-            try:
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-                migrate(self)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            with self.pool.connection() as conn:
+                conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+                try:
+                    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                    migrate(self)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        except BaseException:
+            self.pool.close()
+            raise
         log.info("postgres_open url=%s", redact_url(url))
 
     @contextlib.contextmanager

@@ -6,7 +6,7 @@
     document.querySelectorAll(".doclist").forEach(function (el) {
       var on = el.dataset.procedure === select.value;
       el.hidden = !on;
-      if (!on) el.querySelectorAll("input").forEach(function (i) { i.checked = false; });
+      el.querySelectorAll("input").forEach(function (i) { i.disabled = !on; if (!on) i.checked = false; });
     });
     var opt = select.options[select.selectedIndex];
     var post = document.querySelector('input[name=return_method][value=post]');

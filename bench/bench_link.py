@@ -1,0 +1,199 @@
+"""Benchmark: motcua vs a naive uploader over a shaped, lossy, cut veth link (needs root).
+
+    .venv/bin/python bench/bench_link.py --dossiers 1000 --size-kb 60 --rate 2000 --loss 0.01 --cut-every 30
+
+For each scenario the same dossiers go (1) through `motcua run` (tus resume,
+adaptive chunks, probe-driven reconnect) and (2) through a naive baseline —
+one multipart POST per dossier, restarted from zero after any failure, with
+the same capped, jittered backoff (what ODK/Kobo-style clients do) — to a
+tiny `/bench/naive` endpoint added to the hub app *only inside this process*.
+Prints per client: goodput (% of link rate), bytes on the wire, bytes resent
+per interruption, time to first byte after each reconnect.
+Link model: tests/chaos/netns.py (tbf both ways, iptables loss, link down/up).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# -- processes that run inside the namespaces ------------------------------------------------------
+def serve_hub(data: str, host: str, port: int) -> None:
+    """The real hub app plus a naive receiver (bench only, never in the product)."""
+    import uvicorn
+    from fastapi import Request
+
+    from hub.app import create_app
+    from hub.config import HubConfig
+
+    app = create_app(HubConfig(data_dir=Path(data)))
+    naive_dir = Path(data) / "naive"
+    naive_dir.mkdir(parents=True, exist_ok=True)
+
+    @app.post("/bench/naive")
+    async def naive(request: Request) -> dict:
+        body = await request.body()
+        path = naive_dir / request.headers.get("x-name", "x")
+        with open(path, "wb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        return {"ok": True, "bytes": len(body)}
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def naive_client(url: str, files_dir: str, timeout: float, max_backoff: float) -> None:
+    """POST each file as multipart; on any failure wait (full jitter, capped) and restart from zero."""
+    import requests
+
+    files = sorted(Path(files_dir).iterdir())
+    attempts = 0
+    for path in files:
+        data = path.read_bytes()
+        failures = 0
+        while True:
+            attempts += 1
+            try:
+                response = requests.post(url, files={"file": (path.name, data, "application/pdf")},
+                                         headers={"x-name": path.name}, timeout=timeout)
+                if response.status_code < 300:
+                    break
+            except requests.RequestException:
+                pass
+            failures += 1
+            time.sleep(random.uniform(0, min(max_backoff, 2 * 2 ** failures)))
+    print(json.dumps({"files": len(files), "attempts": attempts}))
+
+
+# -- the driver ----------------------------------------------------------------------------------------
+def _cutter(link, every: float, down_for: float, stop: threading.Event, ttfb: list[float], cuts: list[int]) -> None:
+    while not stop.wait(every):
+        link.down()
+        cuts.append(1)
+        if stop.wait(down_for):
+            link.up()
+            return
+        before = link.counters()["up_received"]
+        link.up()
+        back = time.monotonic()
+        while not stop.is_set() and time.monotonic() - back < every:
+            if link.counters()["up_received"] - before > 200:  # a data-bearing packet reached the hub
+                ttfb.append(time.monotonic() - back)
+                break
+            time.sleep(0.02)
+
+
+def run_scenario(args: argparse.Namespace, client: str, workdir: Path) -> dict:
+    from tests.chaos.dossiers import make_dossier
+    from tests.chaos.netns import Link
+    from tests.chaos.procs import NsAgent, NsHub
+    from agent.context import AgentContext
+
+    workdir.mkdir(parents=True)
+    with Link(rate_kbit=args.rate, loss=args.loss) as link:
+        hub = NsHub(link, workdir / "hub")
+        log = open(workdir / "hub.log", "ab")
+        hub.proc = subprocess.Popen(link.wrap(link.hub_ns, [sys.executable, __file__, "--serve-hub", str(hub.data_dir),
+                                                            link.hub_ip, str(hub.port)]), stdout=log, stderr=log)
+        time.sleep(3)
+        agent = NsAgent(link, workdir / "agent")
+        agent.enrol(hub, timeout=10, max_backoff=args.max_backoff, idle_interval=1, probe_interval=1,
+                    reconnect_jitter=0.5)
+        ctx = AgentContext.open(agent.home)
+        made = [make_dossier(ctx, args.size_kb * 1024, due_at=f"2030-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z")
+                for i in range(args.dossiers)]
+        payload = sum(doc.size for d in made for doc in ctx.outbox.documents(d.id))
+        files = workdir / "files"
+        files.mkdir()
+        for d in made:
+            [doc] = ctx.outbox.documents(d.id)
+            (files / d.id).write_bytes(ctx.outbox.blobs.path(doc.sha256).read_bytes())
+        ctx.close()
+        stop, ttfb, cuts = threading.Event(), [], []
+        start_counters = link.counters()
+        started = time.monotonic()
+        cutter = threading.Thread(target=_cutter, args=(link, args.cut_every, args.down_for, stop, ttfb, cuts),
+                                  daemon=True) if args.cut_every else None
+        if cutter:
+            cutter.start()
+        if client == "motcua":
+            agent.start()
+            while True:
+                counts = agent.counts()
+                if counts.get("committed", 0) + counts.get("purged", 0) == args.dossiers:
+                    break
+                time.sleep(0.2)
+            elapsed = time.monotonic() - started
+            agent.stop()
+        else:
+            subprocess.run(link.wrap(link.agent_ns, [sys.executable, __file__, "--naive-client",
+                                                     f"{hub.url}/bench/naive", str(files), "10",
+                                                     str(args.max_backoff)]), check=True, capture_output=True)
+            elapsed = time.monotonic() - started
+        stop.set()
+        end = link.counters()
+        hub.stop()
+    wire = (end["up_received"] - start_counters["up_received"]) + (end["down_sent"] - start_counters["down_sent"])
+    link_bytes = args.rate * 1000 / 8 * elapsed
+    return {"client": client, "seconds": round(elapsed, 1), "payload_bytes": payload, "wire_bytes": wire,
+            "goodput_pct": round(100 * payload / link_bytes, 1), "interruptions": len(cuts),
+            "ttfb_after_reconnect_s": [round(t, 2) for t in ttfb]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve-hub", nargs=3, metavar=("DATA", "HOST", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--naive-client", nargs=4, metavar=("URL", "DIR", "TIMEOUT", "BACKOFF"), help=argparse.SUPPRESS)
+    parser.add_argument("--dossiers", type=int, default=1000)
+    parser.add_argument("--size-kb", type=int, default=60)
+    parser.add_argument("--rate", type=int, default=2000, help="link rate, kbit/s")
+    parser.add_argument("--loss", type=float, default=0.0)
+    parser.add_argument("--cut-every", type=float, default=0, help="seconds between link cuts (0: none)")
+    parser.add_argument("--down-for", type=float, default=3.0)
+    parser.add_argument("--max-backoff", type=float, default=10)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    if args.serve_hub:
+        serve_hub(args.serve_hub[0], args.serve_hub[1], int(args.serve_hub[2]))
+        return
+    if args.naive_client:
+        naive_client(args.naive_client[0], args.naive_client[1], float(args.naive_client[2]), float(args.naive_client[3]))
+        return
+    from tests.chaos.netns import available
+
+    ok, why = available()
+    if not ok:
+        sys.exit(f"bench_link needs network namespaces: {why}")
+    import tempfile
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-link-"))
+    print(f"link {args.rate} kbit/s loss {args.loss:.1%} cut every {args.cut_every or '-'} s for {args.down_for} s; "
+          f"{args.dossiers} dossiers x {args.size_kb} KiB")
+    results = {}
+    for client in ("motcua", "naive"):
+        results[client] = run_scenario(args, client, work / client)
+        if args.cut_every:  # the same transfer without cuts, to see what the cuts cost on the wire
+            clean = argparse.Namespace(**{**vars(args), "cut_every": 0})
+            results[client]["clean_wire_bytes"] = run_scenario(clean, client, work / f"{client}-clean")["wire_bytes"]
+    for r in results.values():
+        if r["interruptions"]:
+            r["resent_bytes_per_interruption"] = round((r["wire_bytes"] - r["clean_wire_bytes"]) / r["interruptions"])
+        r["naive_wire_over_this"] = round(results["naive"]["wire_bytes"] / r["wire_bytes"], 2)
+        ttfb = r.pop("ttfb_after_reconnect_s")
+        r["ttfb_after_reconnect_median_s"] = sorted(ttfb)[len(ttfb) // 2] if ttfb else None
+        r["ttfb_after_reconnect_max_s"] = max(ttfb) if ttfb else None
+        print(json.dumps(r))
+
+if __name__ == "__main__":
+    main()

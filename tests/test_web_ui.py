@@ -1,0 +1,167 @@
+"""The desk web UI in real Chromium (Debian's /usr/bin/chromium driven by Playwright): a dossier taken in
+through the form, sealed and synced, a status event arriving from the hub, a courier delivery recorded.
+
+Screenshots go to a temp dir; with MOTCUA_SCREENSHOTS=1 they are also written to docs/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from .conftest import ROOT, free_port, run_motcua
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make deps)")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+
+
+@pytest.fixture
+def ui(agent, agent_home, tmp_path):
+    port = free_port()
+    log = open(tmp_path / "ui.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "ui", "--port", str(port)], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "MOTCUA_HOME": str(agent_home)})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(url + "/", timeout=2).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        raise RuntimeError((tmp_path / "ui.log").read_text())
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
+        if os.environ.get("MOTCUA_SCREENSHOTS"):
+            (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
+            shutil.copy(folder / f"{name}.png", ROOT / "docs" / "screenshots" / f"{name}.png")
+
+    return take
+
+
+def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, shots):
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    page.goto(ui + "/intake")
+    # The officer's work: 7 fields typed or chosen, 1 file chooser, 1 submit (counted in the README).
+    page.get_by_label("Họ và tên người nộp").fill("Nguyễn Thị Ánh Tuyết")
+    page.get_by_label("Số định danh cá nhân (12 số)").fill("079190001234")
+    page.get_by_label("Số điện thoại (nhận tin nhắn)").fill("0912345678")
+    page.get_by_label("Địa chỉ", exact=True).fill("Số 5, ấp Phước Lợi, xã Tân Phú")
+    page.get_by_label("Thủ tục").select_option("1.004222")
+    page.get_by_role("checkbox", name="Tờ khai thay đổi thông tin cư trú (CT01)").check()
+    page.get_by_label("Qua bưu điện đến nhà").check()
+    page.get_by_label("Trang quét (ảnh hoặc PDF)").set_input_files([str(p) for p in pages])
+    shots(page, "intake")
+    page.get_by_role("button", name="Tiếp nhận và niêm phong").click()
+    page.wait_for_url("**/dossiers/**")
+    code = page.locator("#dossier-code").inner_text()
+    assert code.startswith("000.00.01.H29-") and page.locator("#dossier-state").inner_text() == "Đã niêm phong"
+    slip = requests.get(f"{ui}/dossiers/{code}/slip.pdf?size=A5", timeout=30)
+    assert slip.headers["content-type"] == "application/pdf" and slip.content.startswith(b"%PDF")
+
+    page.get_by_role("button", name="Đồng bộ ngay").click()
+    page.wait_for_url("**/dossiers/**")
+    assert page.locator("#dossier-state").inner_text() == "Đã gửi, đã xoá bản trên máy"
+
+    posted = run_motcua("hub", "post-status", "--data", str(hub.data_dir), code, "9", "--note", "Đã ký kết quả")
+    assert posted.returncode == 0, posted.stderr
+    page.get_by_role("button", name="Đồng bộ ngay").click()
+    page.wait_for_url("**/dossiers/**")
+    assert "9 · decided" in page.locator("table.events").inner_text()
+    assert "đã có kết quả" in page.locator("table.messages").inner_text()
+    shots(page, "dossier")
+
+    page.goto(ui + "/")
+    assert page.locator("[data-state=purged]").inner_text() == "1"
+    shots(page, "dashboard")
+    page.goto(ui + "/events")
+    shots(page, "events")
+
+    page.goto(ui + "/courier")
+    page.get_by_label(f"Lập biên bản bàn giao: {code}").check()
+    page.get_by_label("Họ tên nhân viên bưu chính").fill("Lê Văn Cường")
+    page.get_by_role("button", name="Lập biên bản bàn giao").click()
+    handover_link = page.get_by_role("link", name="Tải về PDF")
+    assert requests.get(ui + handover_link.get_attribute("href"), timeout=10).content.startswith(b"%PDF")
+    shots(page, "courier")
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(f"{ui}/courier/{code}")
+    phone.get_by_label("4 số cuối giấy tờ tuỳ thân").fill("1234")
+    box = phone.locator("#sigpad").bounding_box()
+    phone.mouse.move(box["x"] + 20, box["y"] + 40)
+    phone.mouse.down()
+    for i in range(1, 12):
+        phone.mouse.move(box["x"] + 20 + i * 25, box["y"] + 40 + (i % 3) * 30)
+    phone.mouse.up()
+    shots(phone, "deliver-phone")
+    phone.get_by_role("button", name="Đã giao thành công").click()
+    phone.wait_for_url("**/courier?msg=**")
+    assert "Đã giao" in phone.locator(".tasks").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
+
+    from agent.context import AgentContext
+    from agent.courier import pending_proofs, verify_proof
+
+    ctx = AgentContext.open(agent_home)
+    try:
+        [proof] = pending_proofs(ctx)
+        document = verify_proof(proof, ctx.device_key.public_key())
+        assert document["dossier_code"] == code and document["evidence"][0]["media_type"] == "image/png"
+        assert document["recipient"]["name"] == "Nguyễn Thị Ánh Tuyết"
+    finally:
+        ctx.close()
+
+    page.goto(ui + "/")
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("heading", name="Queue by state").is_visible()
+
+
+def test_bad_intake_marks_fields_and_queues_nothing(agent, agent_home, ui, browser, pages):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(ui + "/intake")
+    page.get_by_label("Họ và tên người nộp").fill("Trần Văn Bình")
+    page.get_by_label("Số định danh cá nhân (12 số)").fill("003190001234")  # 003 is no province code
+    page.get_by_label("Địa chỉ", exact=True).fill("Thôn 2, xã Tân Phú")
+    page.get_by_label("Thủ tục").select_option("1.001193")
+    page.get_by_label("Trang quét (ảnh hoặc PDF)").set_input_files([str(pages[0])])
+    page.get_by_role("button", name="Tiếp nhận và niêm phong").click()
+    field = page.get_by_label("Số định danh cá nhân (12 số)")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "mã tỉnh" in page.locator("#citizen_id-error").inner_text()
+    assert field.input_value() == "003190001234"  # what was typed is kept
+    assert run_motcua("queue", "--json", home=agent_home).stdout.strip() == "[]"
+
+
+def test_forms_need_the_csrf_token_and_a_local_host(ui):
+    assert requests.post(ui + "/sync", data={"next": "/"}, timeout=10).status_code == 403
+    assert requests.get(ui + "/", headers={"Host": "evil.example"}, timeout=10).status_code == 421
