@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import sys
 import tempfile
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed for the cut points")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the agent logs each interruption as a warning: expected here
+    os.environ.setdefault("MOTCUA_OCR", "off")  # an OCR layer on noise pages is not what is measured
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     rng = random.Random(seed)
     sizes = [float(s) for s in args.sizes.split(",")]

@@ -23,6 +23,8 @@ from sync_protocol.signed_document import Envelope
 
 from .conftest import queue_json, run_motcua
 
+pytestmark = pytest.mark.usefixtures("no_ocr")  # OCR is not what these tests are about
+
 
 def desk_steps(pages: list[Path]) -> list[tuple[str, ...]]:
     return [("import", *map(str, pages), "--procedure", "1.001193", "--channel", "postal", "--seal", "--json"),

@@ -26,6 +26,8 @@ from agent.sample_pages import sample_dossier
 
 from .conftest import ROOT, SITE, HubProcess, assert_clean_failure, run_motcua
 
+pytestmark = pytest.mark.usefixtures("no_ocr")  # OCR is not what these tests are about
+
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):

@@ -22,6 +22,8 @@ from agent.sync import sync_once
 
 from .conftest import ROOT, assert_clean_failure, queue_json, run_motcua
 
+pytestmark = pytest.mark.usefixtures("no_ocr")  # OCR is not what these tests are about
+
 
 def test_hub_down_during_sync_keeps_the_dossier_and_the_next_sync_commits_it(hub, agent, agent_home, pages):
     dossier = seal_dossier(agent, import_files(agent, pages, "1.001193", "counter").id)

@@ -28,6 +28,8 @@ from sync_protocol.receipt import verify_receipt
 from sync_protocol.request_signing import sign_request
 from sync_protocol.signed_document import Envelope
 
+pytestmark = pytest.mark.usefixtures("no_ocr")  # OCR is not what these tests are about
+
 
 def two_sealed_dossiers(agent, pages):
     """Two dossiers with different payloads, both sealed and queued."""
