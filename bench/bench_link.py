@@ -11,7 +11,6 @@ Prints per client: goodput (% of link rate), bytes on the wire, bytes resent
 per interruption, time to first byte after each reconnect.
 Link model: tests/chaos/netns.py (tbf both ways, iptables loss, link down/up).
 """
-from __future__ import annotations
 
 import argparse
 import json

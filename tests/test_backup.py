@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 
 from agent.at_rest import manifest_for_transport
-from agent.capture import import_files
 from agent.hub_client import HubClient
 from agent.seal import seal_all
 from agent.sync import sync_once
 
 from .conftest import HubProcess, run_motcua
+from .fixtures_servers import quick_dossier
 
 
-def _committed(agent, pages, n: int = 2) -> list:
+def _committed(agent, n: int = 2) -> list:
     for _ in range(n):
-        import_files(agent, pages, "1.001193", "counter")
+        quick_dossier(agent)
     seal_all(agent)
     dossiers = agent.outbox.deliverable()
     report = sync_once(agent)
@@ -24,8 +24,8 @@ def _committed(agent, pages, n: int = 2) -> list:
     return dossiers
 
 
-def test_backup_of_a_running_hub_restores_on_a_new_machine(hub, agent, pages, tmp_path):
-    dossiers = _committed(agent, pages)
+def test_backup_of_a_running_hub_restores_on_a_new_machine(hub, agent, tmp_path):
+    dossiers = _committed(agent)
     backup_dir = tmp_path / "backup"
     made = run_motcua("hub", "backup", "--data", str(hub.data_dir), str(backup_dir), "--json")
     assert made.returncode == 0, made.stderr
@@ -54,8 +54,8 @@ def test_backup_of_a_running_hub_restores_on_a_new_machine(hub, agent, pages, tm
         new_hub.stop()
 
 
-def test_restore_refuses_to_overwrite_a_hub_or_use_a_damaged_backup(hub, agent, pages, tmp_path):
-    _committed(agent, pages, 1)
+def test_restore_refuses_to_overwrite_a_hub_or_use_a_damaged_backup(hub, agent, tmp_path):
+    _committed(agent, 1)
     backup_dir = tmp_path / "backup"
     assert run_motcua("hub", "backup", "--data", str(hub.data_dir), str(backup_dir)).returncode == 0
 

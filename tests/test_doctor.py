@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.capture import import_files
 from agent.doctor import FAIL, OK, WARN, Check, _Hub, check_clock, check_disk, run_doctor
 
 from .conftest import run_motcua
+from .fixtures_servers import quick_dossier
 
 
 @pytest.fixture
@@ -69,8 +69,8 @@ def test_revoked_device_is_a_failure(hub, agent, agent_home):
     assert code == 2 and checks["device"]["status"] == FAIL and "thu hồi" in checks["device"]["message_vi"]
 
 
-def test_rejected_dossiers_and_missing_scanner_are_warnings(hub, agent, agent_home, pages, tmp_path):
-    dossier = import_files(agent, pages, "1.001193", "counter")
+def test_rejected_dossiers_and_missing_scanner_are_warnings(hub, agent, agent_home, tmp_path):
+    dossier = quick_dossier(agent)
     agent.outbox.mark_rejected(dossier.id, "Thiếu trang / missing page")
     empty = tmp_path / "no-scanners"
     empty.mkdir()

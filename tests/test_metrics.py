@@ -6,11 +6,11 @@ import json
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.capture import import_files
 from agent.seal import seal_all
 from agent.sync import sync_once
 
 from .conftest import SITE, run_motcua
+from .fixtures_servers import quick_dossier
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -18,8 +18,8 @@ def _samples(text: str) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_hub_metrics_count_uploads_commits_rejects_and_site_contact(hub, agent, pages):
-    import_files(agent, pages, "1.001193", "postal")
+def test_hub_metrics_count_uploads_commits_rejects_and_site_contact(hub, agent):
+    quick_dossier(agent)
     seal_all(agent)
     report = sync_once(agent)
     assert len(report.committed) == 1
@@ -50,8 +50,8 @@ def test_hub_metrics_count_uploads_commits_rejects_and_site_contact(hub, agent, 
     assert replay.committed == []
 
 
-def test_agent_metrics_show_queue_depth_oldest_unsent_and_last_sync(hub, agent, agent_home, pages, tmp_path):
-    import_files(agent, pages, "1.001193", "counter")
+def test_agent_metrics_show_queue_depth_oldest_unsent_and_last_sync(hub, agent, agent_home, tmp_path):
+    quick_dossier(agent)
     before = _samples(run_motcua("metrics", home=agent_home).stdout)
     assert before[("motcua_agent_queue_dossiers", (("state", "captured"),))] == 1
     assert before[("motcua_agent_last_successful_sync_timestamp_seconds", ())] == 0
@@ -71,8 +71,8 @@ def test_agent_metrics_show_queue_depth_oldest_unsent_and_last_sync(hub, agent, 
     assert m[("motcua_agent_info", (("site", SITE),))] == 1
 
 
-def test_failed_sync_records_the_attempt_but_not_a_success(hub, agent, agent_home, pages):
-    import_files(agent, pages, "1.001193", "counter")
+def test_failed_sync_records_the_attempt_but_not_a_success(hub, agent, agent_home):
+    quick_dossier(agent)
     seal_all(agent)
     hub.stop()
     report = sync_once(agent)

@@ -6,13 +6,13 @@ import logging
 import sqlite3
 import time
 
-from agent.capture import import_files
 from agent.context import AgentContext
 from agent.identity import enrol
 from agent.progress import progress_reporter, sync_progress
 from agent.seal import seal_all
 
 from .conftest import SITE, run_motcua
+from .fixtures_servers import quick_dossier
 
 OTHER = "UBND xã Vùng Sâu"
 
@@ -69,9 +69,9 @@ def test_progress_draws_a_bar_on_a_terminal(capsys):
     assert "bundle" in err and "4/4" in err
 
 
-def test_sync_progress_counts_bytes_of_the_whole_queue(hub, agent, pages, caplog):
+def test_sync_progress_counts_bytes_of_the_whole_queue(hub, agent, caplog):
     for _ in range(2):
-        import_files(agent, pages, "1.001193", "counter")
+        quick_dossier(agent)
     seal_all(agent)
     total = sum(d.size_bytes for d in agent.outbox.deliverable())
     caplog.set_level(logging.INFO, logger="motcua.progress")
@@ -84,8 +84,8 @@ def test_sync_progress_counts_bytes_of_the_whole_queue(hub, agent, pages, caplog
     assert f"total={total}" in last and "op=sync" in last
 
 
-def test_motcua_sync_prints_progress_lines_to_stderr_when_piped(hub, agent, agent_home, pages):
-    import_files(agent, pages, "1.001193", "counter")
+def test_motcua_sync_prints_progress_lines_to_stderr_when_piped(hub, agent, agent_home):
+    quick_dossier(agent)
     seal_all(agent)
     agent.close()
     result = run_motcua("sync", "--json", home=agent_home)
