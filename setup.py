@@ -30,9 +30,19 @@ setup(
         "jinja2>=3.1",
         "python-multipart>=0.0.9",
         "reportlab>=4.0",
+        # operations and scale (hub on PostgreSQL + S3, metrics, progress)
+        "psycopg[binary]>=3.1",
+        "psycopg-pool>=3.2",
+        "boto3>=1.34",
+        "prometheus_client>=0.20",
+        "tqdm>=4.66",
     ],
     extras_require={
-        "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40"],
+        "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40",
+                 "moto[server]>=5.0"],
     },
+    data_files=[("share/motcua/service_files", ["service_files/motcua-agent.service",
+                                                "service_files/motcua-hub.service",
+                                                "service_files/motcua-agent.xml"])],
     entry_points={"console_scripts": ["motcua=agent.cli:main"]},
 )

@@ -319,7 +319,13 @@ def purge_due(ctx: AgentContext, now: datetime | None = None) -> list[str]:
         if committed + keep > now:
             continue
         # Re-verify the stored receipt before deleting anything: no receipt, no purge.
-        verify_receipt(Envelope.from_dict(json.loads(dossier.receipt or "{}")), ctx.hub_key, dossier.manifest_hash)
+        try:
+            verify_receipt(Envelope.from_dict(json.loads(dossier.receipt or "{}")), ctx.hub_key, dossier.manifest_hash)
+        except (ProtocolError, ValueError) as exc:  # damaged or altered receipt: keep the payload, go on
+            ctx.outbox.record_failure(dossier.id, f"stored hub receipt does not verify ({type(exc).__name__}); "
+                                                  "local payload kept, not purged")
+            log.error("purge_refused dossier=%s reason=receipt_invalid error=%s", dossier.id, type(exc).__name__)
+            continue
         crash_point("before_purge")
         for sha in ctx.outbox.blobs_only_used_by(dossier.id):
             ctx.outbox.blobs.delete(sha)

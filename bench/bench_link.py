@@ -126,20 +126,30 @@ def run_scenario(args: argparse.Namespace, client: str, workdir: Path) -> dict:
                                   daemon=True) if args.cut_every else None
         if cutter:
             cutter.start()
+        first_byte: list[float] = []
+
+        def watch_first_byte() -> None:  # goodput counts from the first payload packet, not process start-up
+            while not first_byte and not stop.is_set():
+                if link.counters()["up_received"] - start_counters["up_received"] > 20_000:
+                    first_byte.append(time.monotonic())
+                time.sleep(0.02)
+
+        threading.Thread(target=watch_first_byte, daemon=True).start()
         if client == "motcua":
             agent.start()
             while True:
                 counts = agent.counts()
                 if counts.get("committed", 0) + counts.get("purged", 0) == args.dossiers:
                     break
-                time.sleep(0.2)
-            elapsed = time.monotonic() - started
+                time.sleep(0.1)
+            finished = time.monotonic()
             agent.stop()
         else:
             subprocess.run(link.wrap(link.agent_ns, [sys.executable, __file__, "--naive-client",
                                                      f"{hub.url}/bench/naive", str(files), "10",
                                                      str(args.max_backoff)]), check=True, capture_output=True)
-            elapsed = time.monotonic() - started
+            finished = time.monotonic()
+        elapsed = finished - (first_byte[0] if first_byte else started)
         stop.set()
         end = link.counters()
         hub.stop()

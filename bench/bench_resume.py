@@ -9,6 +9,9 @@ same run on the same hub: a client that restarts from zero resends everything
 it had sent before the cut, so after the cut it uploads the whole object again
 (this script really uploads it and counts the bytes).
 
+    max chunk     = the agent's `chunk_size` setting: the largest PATCH (the agent
+                    may send smaller chunks while it learns the link's throughput)
+    cut at        = the hub's durable offset when it was killed (where resume starts)
     bytes sent    = payload bytes of every PATCH handed to the link (a chunk in
                     flight at the cut counts as sent and lost)
     resent        = bytes sent in total - dossier size
@@ -146,7 +149,7 @@ def human(n: float) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'dossier':>10} {'chunk':>9} {'cut at (durable)':>20} | {'resume: sent':>13} {'resent':>10}"
+    header = (f"{'dossier':>10} {'max chunk':>9} {'cut at (durable)':>20} | {'resume: sent':>13} {'resent':>10}"
               f" | {'naive: sent':>13} {'resent':>10} | {'naive/resume':>12} | {'upload s after cut: resume':>27} {'naive':>6}")
     print(header)
     print("-" * len(header))

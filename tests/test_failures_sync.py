@@ -115,8 +115,8 @@ def test_run_loop_waits_for_the_hub_then_delivers_and_stops_cleanly_on_sigterm(h
                 break
             time.sleep(0.2)
         assert row["state"] == "purged", row
-        # max_backoff=1 s: delivery follows within a couple of backoff periods of the hub's return.
-        assert time.monotonic() - back < 8
+        # max_backoff=1 s (the default is 300 s): delivery follows within seconds of the hub's return.
+        assert time.monotonic() - back < 10
         assert hub.sql("SELECT dossier_code FROM dossiers") == [(dossier.code,)]
     finally:
         if loop.poll() is None:

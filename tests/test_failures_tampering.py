@@ -100,6 +100,30 @@ def test_manifest_altered_in_the_outbox_is_refused_by_the_hub_and_the_rest_is_de
         assert "manifest signature is invalid" in reason
 
 
+def test_receipt_altered_in_the_outbox_keeps_the_payload_and_the_pass_completes(hub, agent, pages):
+    """No verified receipt, no purge — and a bad stored receipt must not crash the pass (or `motcua run`)."""
+    agent.config.settings.retention_hours = 1
+    dossier = seal_dossier(agent, import_files(agent, pages, "1.001193", "counter").id)
+    assert sync_once(agent).committed == [dossier.code]
+    conn = sqlite3.connect(agent.config.db_path)
+    try:
+        (stored,) = conn.execute("SELECT receipt FROM dossiers WHERE id=?", (dossier.id,)).fetchone()
+        receipt = json.loads(stored)
+        receipt["document"]["hub_sequence"] += 1  # the hub signed another number
+        conn.execute("UPDATE dossiers SET receipt=? WHERE id=?", (json.dumps(receipt), dossier.id))
+        conn.commit()
+    finally:
+        conn.close()
+
+    agent.config.settings.retention_hours = 0  # the payload is now due for purging
+    report = sync_once(agent)
+    assert report.purged == [] and report.complete
+    kept = agent.outbox.get(dossier.id)
+    assert kept.state == "committed"
+    assert "receipt does not verify" in (kept.last_error or "")
+    assert all(agent.outbox.blobs.has(d.sha256) for d in agent.outbox.documents(dossier.id))
+
+
 # -- raw HTTP against the hub ------------------------------------------------------------------
 class SignedClient:
     """Signs requests with a device key the way the agent does, but lets a test misbehave."""

@@ -7,6 +7,7 @@ a receipt for another manifest (or from another hub) is refused.
 from __future__ import annotations
 
 import copy
+import json
 import time
 
 import pytest
@@ -139,7 +140,7 @@ def test_sign_and_verify_round_trip():
     envelope = sign_manifest(make_manifest(), key)
     assert envelope.key_id == key_id(key)
     # The envelope survives its own canonical bytes (as stored in the outbox and sent to the hub).
-    again = Envelope.from_dict(__import__("json").loads(envelope.to_bytes()))
+    again = Envelope.from_dict(json.loads(envelope.to_bytes()))
     assert open_manifest(again, key.public_key()) == make_manifest()
     assert again.document_hash == make_manifest().hash
 
