@@ -20,7 +20,7 @@ import sqlite_utils
 
 from sync_protocol.castore import ContentStore
 
-from .errors import InputError
+from .errors import InputError, StorageError
 from .ids import PER_DEVICE_DAILY_LIMIT, dossier_code, new_dossier_id, utc_timestamp, vietnam_day
 
 STATES = ("captured", "sealed", "uploading", "committed", "purged", "rejected")
@@ -100,7 +100,11 @@ class Outbox:
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self.blobs = ContentStore(blobs_dir)
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -108,7 +112,12 @@ class Outbox:
     # -- schema ---------------------------------------------------------------
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version >= SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
+            # Never let older code write into a newer queue: it could lose what it does not know.
+            raise StorageError(f"Hàng đợi {self.path} thuộc phiên bản mới hơn ({version}); hãy cập nhật motcua.",
+                               f"Outbox {self.path} has schema {version}, newer than this motcua ({SCHEMA_VERSION}).",
+                               "Cài phiên bản motcua mới hơn / upgrade motcua")
+        if version == SCHEMA_VERSION:
             return
         with self.transaction():
             self.db["dossiers"].create({

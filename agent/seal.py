@@ -13,7 +13,6 @@ from sync_protocol.canonical import canonical_json
 from sync_protocol.errors import ObjectCorrupt
 from sync_protocol.manifest import Manifest, PayloadObject, sign_manifest
 
-from .document_signing import sign_documents
 from .at_rest import ARMOUR_PREFIX, encrypt_blob, hub_encryption_key, plaintext_metadata, seal_manifest_text, wipe_blob
 from .audit import audit_event
 from .context import AgentContext
@@ -40,6 +39,9 @@ def seal_dossier(ctx: AgentContext, ref: str) -> Dossier:
     documents = outbox.documents(dossier.id)
     try:
         # PAdES signature on every PDF, last of all (after OCR), before encryption (agent.document_signing)
+        # Imported here: pyHanko costs ~40 MB of RSS, which an idle `motcua run` should not pay.
+        from .document_signing import sign_documents
+
         signed, signing_metadata = sign_documents(ctx, documents)
         encrypted = [(d, encrypt_blob(outbox.blobs, d.sha256, recipient)) for d in signed]
     except ObjectCorrupt as exc:

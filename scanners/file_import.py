@@ -56,7 +56,9 @@ def inspect_file(path: Path | str) -> InputFile:
 
 def _inspect_pdf(path: Path) -> InputFile:
     try:
-        with pikepdf.open(path) as pdf:
+        # No recovery: qpdf would "repair" a truncated file by rebuilding its xref and
+        # report every page while their images are gone. A damaged PDF is refused.
+        with pikepdf.open(path, attempt_recovery=False) as pdf:
             pages = len(pdf.pages)
     except pikepdf.PasswordError as exc:
         raise InputFileError(str(path), "PDF is password-protected; export it without a password",
@@ -136,7 +138,7 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 def _pdf_loader(path: Path, index: int) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
-        with pikepdf.open(path) as pdf:
+        with pikepdf.open(path, attempt_recovery=False) as pdf:
             [image] = _page_images(pdf.pages[index])
             return _flatten(pikepdf.PdfImage(image).as_pil_image())
     return load
@@ -163,7 +165,7 @@ def open_pages(items: list[InputFile], first_number: int = 1) -> Iterator[list[P
                                       loader=_frame_loader(item.path, index)))
                     number += 1
                 continue
-            pdf = pikepdf.open(item.path)
+            pdf = pikepdf.open(item.path, attempt_recovery=False)
             sources.append(pdf)
             for index, page in enumerate(pdf.pages):
                 label = f"{item.path.name} trang/page {index + 1}"

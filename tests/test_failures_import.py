@@ -156,11 +156,6 @@ def truncated_pdf(directory: Path, scans) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scanners/file_import.py opens PDFs with pikepdf's default attempt_recovery=True: for a PDF cut in half "
-    "(catalog and page tree intact, page images lost) qpdf rebuilds the xref, reports all 3 pages, and the "
-    "import queues a dossier whose pages have lost their images — silently. Fix: pikepdf.open(path, "
-    "attempt_recovery=False) in _inspect_pdf (or refuse when pdf.get_warnings() is non-empty)."))
 def test_truncated_pdf_is_refused(desk, scans, tmp_path):
     bad = truncated_pdf(tmp_path, scans)
     before = snapshot(desk)

@@ -112,3 +112,18 @@ def test_hub_database_newer_than_the_code_is_refused(backend, tmp_path, request)
     storage.close()
     with pytest.raises(RuntimeError, match="newer than this hub"):
         open_storage(config)
+
+
+def test_outbox_newer_than_the_code_is_refused_untouched(tmp_path: Path):
+    from agent.errors import StorageError
+
+    db_path = tmp_path / "outbox.db"
+    Outbox(db_path, tmp_path / "blobs").close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version={OUTBOX_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this motcua"):
+        Outbox(db_path, tmp_path / "blobs")
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == OUTBOX_VERSION + 1
+    conn.close()
