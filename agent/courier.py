@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync_protocol.castore import write_file_atomic
+from sync_protocol.delivery_proof import LABEL as DELIVERY_PROOF_LABEL
 from sync_protocol.signed_document import Envelope, sign_document, verify_document
 
 from .context import AgentContext
@@ -32,7 +33,7 @@ from .errors import InputError
 from .ids import VIETNAM, new_dossier_id, utc_timestamp
 
 log = logging.getLogger("motcua.agent.courier")
-PROOF_LABEL = "motcua.delivery-proof/1"
+PROOF_LABEL = DELIVERY_PROOF_LABEL  # format: sync_protocol.delivery_proof
 TASK_STATES = ("to_deliver", "out", "delivered", "returned_to_desk", "closed", "cancelled")
 OPEN_STATES = ("to_deliver", "out")
 FAILURE_REASONS = {

@@ -79,10 +79,8 @@ def pull_feed(ctx: AgentContext) -> dict[str, int]:
     fetched = 0
     for _ in range(MAX_PAGES):
         after = feed_cursor(ctx)
-        # HubClient has no feed method of its own: its signed request helper is the one entry point.
-        response = ctx.hub._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": PAGE})
         try:
-            events, next_after, more = parse_page(response.json())
+            events, next_after, more = parse_page(ctx.hub.feed(after, PAGE))
         except (ValueError, InvalidDocument) as exc:
             raise HubError("Trung tâm gửi danh sách trạng thái không hợp lệ.",
                            f"The hub sent an invalid status feed page: {exc}", "Báo quản trị viên / tell the administrator") from exc

@@ -160,6 +160,14 @@ class HubClient:
         """Tell the hub this device's new public key (request signed by the key the hub knows)."""
         return self._request("POST", "/v1/devices/self/key", "key rotation", json=body).json()
 
+    def post_delivery_proof(self, signed_proof: bytes) -> dict[str, Any]:
+        return self._request("POST", "/v1/delivery-proofs", "delivery proof", data=signed_proof,
+                             headers={"Content-Type": "application/json"}).json()
+
+    def feed(self, after: int, limit: int) -> dict[str, Any]:
+        """One page of the site's status events after cursor `after`."""
+        return self._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": limit}).json()
+
     def dossier_status(self, dossier_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/dossiers/{dossier_id}", "status lookup").json()
 

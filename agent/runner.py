@@ -20,10 +20,26 @@ from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_
 
 from .connectivity import LinkWatch, probe_hub
 from .context import AgentContext
+from .errors import MotcuaError
 from .seal import seal_all
 from .sync import LinkState, SyncReport, sync_once
 
 log = logging.getLogger("motcua.agent.runner")
+
+
+def notify_citizens(ctx: AgentContext) -> None:
+    """Hand queued citizen notifications (made from status events) to the configured sender.
+
+    A sender or config problem is logged and retried next pass; it never stops delivery."""
+    from .notifications import send_pending
+
+    try:
+        counts = send_pending(ctx)
+    except MotcuaError as exc:
+        log.warning("notifications_not_sent error=%s", exc.message_en)
+        return
+    if counts["sent"] or counts["failed"]:
+        log.info("notifications sent=%d failed=%d", counts["sent"], counts["failed"])
 
 
 class PassIncomplete(Exception):
@@ -67,6 +83,7 @@ def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool
             raise StopRequested()
         report = sync_once(ctx, link=link, between=seal_new)
         last["link_down"] = report.link_down
+        notify_citizens(ctx)
         if not report.complete:
             raise PassIncomplete(report)
         return report

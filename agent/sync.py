@@ -61,6 +61,8 @@ class SyncReport:
     unreachable: str | None = None
     #: the failure was the link itself (no HTTP answer), not a busy hub: reconnect as soon as it is back
     link_down: bool = False
+    #: courier proofs of delivery the hub accepted in this pass
+    proofs_sent: int = 0
 
     @property
     def complete(self) -> bool:
@@ -70,7 +72,7 @@ class SyncReport:
     def to_json(self) -> dict:
         return {"committed": self.committed, "rejected": self.rejected, "failed": self.failed, "purged": self.purged,
                 "bytes_sent": self.bytes_sent, "resumed_from": self.resumed_from, "unreachable": self.unreachable,
-                "link_down": self.link_down}
+                "link_down": self.link_down, "proofs_sent": self.proofs_sent}
 
 
 class ReceiptInvalid(HubError):
@@ -189,8 +191,12 @@ def sync_once(ctx: AgentContext, on_progress: Callable[[str, int, int], None] | 
             ctx.outbox.record_failure(dossier.id, exc.message_en)
             report.failed.append(dossier.code)
             log.warning("sync_failed dossier=%s error=%s", dossier.id, exc.message_en)
+    if report.unreachable is None:
+        from .proof_sync import send_delivery_proofs  # courier proofs go back with every pass
+
+        send_delivery_proofs(ctx, report, link)
     link.save(ctx)
-    if report.committed and report.unreachable is None:
+    if (report.committed or report.proofs_sent) and report.unreachable is None:
         try_pull_feed(ctx)  # the hub may already have news about what just arrived
     report.purged.extend(purge_due(ctx))
     record_sync_result(ctx.outbox, report.complete)  # for `motcua metrics` / `motcua doctor`
@@ -260,7 +266,23 @@ def _upload_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, 
             raise TurnOver()
 
     try:
-        _send_object(ctx, dossier, sha256, size, name, report, chunks, progress)
+        _send_object(ctx, dossier.code, sha256, size, name, report, chunks, progress)
+    finally:
+        report.bytes_sent += chunks.acknowledged
+
+
+def upload_blob(ctx: AgentContext, sha256: str, size: int, name: str, report: SyncReport, link: LinkState,
+                label: str) -> None:
+    """Make the hub hold one local blob (skip it if it does), resuming any earlier upload.
+
+    Used for payload that is not a dossier document, e.g. a courier's evidence photo."""
+    ctx.outbox.blobs.verify(sha256)
+    if ctx.hub.has_object(sha256):
+        ctx.outbox.forget_upload(sha256)
+        return
+    chunks = _CountingChunks(link.chunker)
+    try:
+        _send_object(ctx, label, sha256, size, name, report, chunks, lambda offset, length: None)
     finally:
         report.bytes_sent += chunks.acknowledged
 
@@ -286,7 +308,7 @@ class _CountingChunks:
         self.policy.record_failure()
 
 
-def _send_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, name: str, report: SyncReport,
+def _send_object(ctx: AgentContext, label: str, sha256: str, size: int, name: str, report: SyncReport,
                  chunks: _CountingChunks, progress: Callable[[int, int], None]) -> None:
     outbox, hub = ctx.outbox, ctx.hub
 
@@ -303,7 +325,7 @@ def _send_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, na
             outbox.forget_upload(sha256)
             continue
         if result.started_at_offset:
-            report.resumed_from[dossier.code] = result.started_at_offset
+            report.resumed_from[label] = result.started_at_offset
         outbox.forget_upload(sha256)
         return
     raise HubUnreachable("Trung tâm liên tục mất phiên tải lên.", "The hub keeps losing the upload.")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sync_protocol import PROTOCOL_VERSION
 from sync_protocol.tus_client import TUS_VERSION, decode_metadata
 
-from . import commits, enrolment, uploads
+from . import commits, delivery_proofs, enrolment, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
 from .config import HubConfig
@@ -210,6 +210,12 @@ def create_app(config: HubConfig) -> FastAPI:
             return enrolment.rotate_device_key(state, device.device_id, data.new_public_key, data.proof)
 
         return await as_device(request, 4096, run)
+
+    @app.post("/v1/delivery-proofs", summary="A courier's signed proof of delivery (or failed attempt)")
+    async def delivery_proof(request: Request) -> JSONResponse:
+        answer, created = await as_device(request, 64 * 1024,
+                                          lambda device, body: delivery_proofs.accept_proof(state, device, body))
+        return JSONResponse(answer, status_code=201 if created else 200)
 
     @app.get("/v1/dossiers/{dossier_id}", summary="Status of a dossier as the hub sees it")
     async def dossier(dossier_id: str, request: Request) -> dict[str, Any]:

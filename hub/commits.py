@@ -21,6 +21,7 @@ from typing import Any
 
 from sync_protocol.canonical import canonical_json
 from sync_protocol.encryption import is_sealed
+from sync_protocol.feed import STATUS_NAMES  # national portal codes; a committed dossier starts as 1 (new)
 from sync_protocol.errors import InvalidDocument, SignatureInvalid
 from sync_protocol.manifest import Manifest, open_manifest
 from sync_protocol.receipt import Receipt, sign_receipt
@@ -35,21 +36,6 @@ from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
 from .uploads import object_owned
 
 log = logging.getLogger("motcua.hub.commits")
-
-#: national portal status codes (see DESIGN.md); a committed dossier starts as 1 (new)
-STATUS_NAMES = {
-    1: ("new", "Mới tiếp nhận"),
-    2: ("accepted", "Đã tiếp nhận"),
-    3: ("not_accepted", "Không tiếp nhận"),
-    4: ("processing", "Đang xử lý"),
-    5: ("supplement_requested", "Yêu cầu bổ sung"),
-    6: ("fees_requested", "Yêu cầu thực hiện nghĩa vụ tài chính"),
-    7: ("withdrawn", "Công dân xin rút"),
-    8: ("stopped", "Dừng xử lý"),
-    9: ("decided", "Đã xử lý xong"),
-    10: ("returned", "Đã trả kết quả"),
-}
-
 
 def _utc(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

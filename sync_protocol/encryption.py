@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import InvalidDocument, ProtocolError
-from .keys import b64url, b64url_decode
+from .keys import b64url_decode, raw_public_from_text, raw_public_text
 
 SCHEMA = "motcua.enc/1"
 MAGIC = b"motcuaE1"
@@ -81,16 +81,11 @@ def generate_x25519_key() -> X25519PrivateKey:
 
 def x25519_public_text(key: X25519PublicKey | X25519PrivateKey) -> str:
     """Raw 32-byte public key as unpadded base64url (how it travels in JSON)."""
-    if isinstance(key, X25519PrivateKey):
-        key = key.public_key()
-    return b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    return raw_public_text(key)
 
 
 def x25519_public_from_text(text: str) -> X25519PublicKey:
-    raw = b64url_decode(text)
-    if len(raw) != 32:
-        raise InvalidDocument("an X25519 public key is 32 bytes")
-    return X25519PublicKey.from_public_bytes(raw)
+    return raw_public_from_text(text, X25519PublicKey, "X25519")
 
 
 def x25519_key_id(key: X25519PublicKey | X25519PrivateKey | str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -46,18 +47,29 @@ def private_key_from_pem(data: bytes) -> Ed25519PrivateKey:
     return key
 
 
-def public_key_text(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    """The raw public key as unpadded base64url (how it travels in JSON)."""
-    if isinstance(key, Ed25519PrivateKey):
+def raw_public_text(key: Any) -> str:
+    """A public key's raw bytes as unpadded base64url (how Ed25519 and X25519 keys travel in JSON);
+    a private key gives its public half."""
+    if hasattr(key, "private_bytes"):
         key = key.public_key()
     return b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
 
-def public_key_from_text(text: str) -> Ed25519PublicKey:
+def raw_public_from_text(text: str, key_class: Any, algorithm: str) -> Any:
+    """Parse a 32-byte raw public key of `key_class` (e.g. X25519PublicKey) from base64url text."""
     raw = b64url_decode(text)
     if len(raw) != 32:
-        raise InvalidDocument("an Ed25519 public key is 32 bytes")
-    return Ed25519PublicKey.from_public_bytes(raw)
+        raise InvalidDocument(f"an {algorithm} public key is 32 bytes")
+    return key_class.from_public_bytes(raw)
+
+
+def public_key_text(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """The raw Ed25519 public key as unpadded base64url."""
+    return raw_public_text(key)
+
+
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    return raw_public_from_text(text, Ed25519PublicKey, "Ed25519")
 
 
 def key_id(key: Ed25519PublicKey | Ed25519PrivateKey | str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from agent.context import AgentContext
 from agent.identity import enrol
 from agent.sample_pages import sample_dossier
 
+from .child_process import ChildProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 AGENCY = "000.00.01.H29"
 SITE = "UBND xã Thử Nghiệm"
@@ -34,7 +35,7 @@ def free_port() -> int:
 
 
 @dataclass
-class HubProcess:
+class HubProcess(ChildProcess):
     """`motcua hub serve` as a child process; can be killed and restarted on the same port and data."""
 
     data_dir: Path
@@ -69,20 +70,6 @@ class HubProcess:
             except requests.RequestException:
                 time.sleep(0.05)
         raise RuntimeError("hub did not start")
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, like a power cut."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def token(self, site: str = SITE, agency: str = AGENCY, ttl_hours: int = 24) -> str:
         out = subprocess.run(

@@ -8,7 +8,6 @@ test_trust_auth.py; a full disk in test_hostile_disk_full.py.
 """
 from __future__ import annotations
 
-import base64
 import json
 import time
 import zlib

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.context import AgentContext
-from agent.errors import EnrolmentError, HubUnreachable
+from agent.errors import EnrolmentError
 from agent.identity import enrol
 from agent.seal import seal_dossier
 from agent.sync import sync_once

@@ -19,7 +19,6 @@ from agent.sync import sync_once
 from hub.config import HubConfig
 from hub.state import HubState
 from sync_protocol.encryption import decrypt_bytes, is_sealed
-from sync_protocol.keys import b64url_decode
 
 from .trust_support import blob_files, captured_dossier, hub_rows, small_pdf
 
@@ -83,7 +82,6 @@ def test_hub_refuses_ciphertext_that_does_not_open_to_the_named_plaintext(hub, a
     import json
 
     from agent.at_rest import plaintext_metadata, seal_manifest_text
-    from agent.errors import DossierRefused
     from sync_protocol.canonical import canonical_json
     from sync_protocol.encryption import SealResult
     from sync_protocol.manifest import Manifest, PayloadObject, sign_manifest

@@ -15,9 +15,9 @@ Guarantees an implementation must give:
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -76,6 +76,13 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX status_events_site ON status_events(site, cursor)",
         """CREATE TABLE api_tokens (
             token_hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT)""",
+    ],
+    # courier proofs of delivery, signed by the device (sync_protocol.delivery_proof)
+    4: [
+        """CREATE TABLE delivery_proofs (
+            record_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, dossier_id TEXT NOT NULL, kind TEXT NOT NULL,
+            document_hash TEXT NOT NULL, envelope TEXT NOT NULL, received_at BIGINT NOT NULL)""",
+        "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
     ],
 }
 

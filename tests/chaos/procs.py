@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..child_process import ChildProcess
 from .netns import Link
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def motcua(*args: str, env: dict[str, str] | None = None, ns: str | None = None,
 
 
 @dataclass
-class NsHub:
+class NsHub(ChildProcess):
     link: Link
     data_dir: Path
     port: int = 8470
@@ -67,19 +68,6 @@ class NsHub:
                 return self
             time.sleep(0.1)
         raise RuntimeError(f"hub did not start (log from byte {mark})")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def restart(self) -> None:
         self.kill()
