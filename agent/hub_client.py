@@ -176,9 +176,11 @@ class HubClient:
         return self._tus(lambda: self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name}))
 
     def upload(self, url: str, stream: BinaryIO, length: int, chunk_size: int | Callable[[], int],
-               on_progress: Callable[[int, int], None] | None = None) -> UploadReport:
-        """Resume `url` from the hub's durable offset. Raises UploadGone if the hub forgot it."""
-        return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress))
+               on_progress: Callable[[int, int], None] | None = None,
+               known_offset: int | None = None) -> UploadReport:
+        """Resume `url` from the hub's durable offset (asked with HEAD unless `known_offset`).
+        Raises UploadGone if the hub forgot it."""
+        return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
 
     def _tus(self, call: Callable[[], Any]) -> Any:
         try:

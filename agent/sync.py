@@ -314,13 +314,15 @@ def _send_object(ctx: AgentContext, label: str, sha256: str, size: int, name: st
 
     for _ in range(2):  # a second round only if the hub forgot the upload
         url = outbox.upload_url(sha256)
+        known_offset = None  # an upload from an earlier pass: ask the hub how far it got
         if url is None:
             url = hub.create_upload(size, sha256, name)
             crash_point("after_upload_create")
             outbox.set_upload_url(sha256, url, size)
+            known_offset = 0  # just created: no need to ask
         try:
             with outbox.blobs.open(sha256) as stream:
-                result = hub.upload(url, stream, size, chunks, progress)
+                result = hub.upload(url, stream, size, chunks, progress, known_offset)
         except UploadGone:
             outbox.forget_upload(sha256)
             continue

@@ -67,12 +67,13 @@ def naive_client(url: str, files_dir: str, timeout: float, max_backoff: float) -
                 response = requests.post(url, files={"file": (path.name, data, "application/pdf")},
                                          headers={"x-name": path.name}, timeout=timeout)
                 if response.status_code < 300:
+                    print(json.dumps({"delivered": path.name}), flush=True)
                     break
             except requests.RequestException:
                 pass
             failures += 1
             time.sleep(random.uniform(0, min(max_backoff, 2 * 2 ** failures)))
-    print(json.dumps({"files": len(files), "attempts": attempts}))
+    print(json.dumps({"files": len(files), "attempts": attempts}), flush=True)
 
 
 # -- the driver ----------------------------------------------------------------------------------------
@@ -93,7 +94,9 @@ def _cutter(link, every: float, down_for: float, stop: threading.Event, ttfb: li
             time.sleep(0.02)
 
 
-def run_scenario(args: argparse.Namespace, client: str, workdir: Path) -> dict:
+def run_scenario(args: argparse.Namespace, client: str, workdir: Path, deadline: float | None = None) -> dict:
+    """Send the dossiers with one client; the naive one is stopped after `deadline` seconds
+    (on a link cut more often than one dossier takes to send it may never finish)."""
     from tests.chaos.dossiers import make_dossier
     from tests.chaos.netns import Link
     from tests.chaos.procs import NsAgent, NsHub
@@ -135,6 +138,7 @@ def run_scenario(args: argparse.Namespace, client: str, workdir: Path) -> dict:
                 time.sleep(0.02)
 
         threading.Thread(target=watch_first_byte, daemon=True).start()
+        delivered = args.dossiers
         if client == "motcua":
             agent.start()
             while True:
@@ -145,9 +149,13 @@ def run_scenario(args: argparse.Namespace, client: str, workdir: Path) -> dict:
             finished = time.monotonic()
             agent.stop()
         else:
-            subprocess.run(link.wrap(link.agent_ns, [sys.executable, __file__, "--naive-client",
-                                                     f"{hub.url}/bench/naive", str(files), "10",
-                                                     str(args.max_backoff)]), check=True, capture_output=True)
+            command = link.wrap(link.agent_ns, [sys.executable, __file__, "--naive-client", f"{hub.url}/bench/naive",
+                                                str(files), "10", str(args.max_backoff)])
+            try:
+                done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=deadline).stdout
+            except subprocess.TimeoutExpired as exc:
+                done = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            delivered = done.count('"delivered"')
             finished = time.monotonic()
         elapsed = finished - (first_byte[0] if first_byte else started)
         stop.set()
@@ -155,7 +163,10 @@ def run_scenario(args: argparse.Namespace, client: str, workdir: Path) -> dict:
         hub.stop()
     wire = (end["up_received"] - start_counters["up_received"]) + (end["down_sent"] - start_counters["down_sent"])
     link_bytes = args.rate * 1000 / 8 * elapsed
-    return {"client": client, "seconds": round(elapsed, 1), "payload_bytes": payload, "wire_bytes": wire,
+    payload = payload * delivered // args.dossiers  # what actually arrived
+    return {"client": client, "seconds": round(elapsed, 1), "delivered": f"{delivered}/{args.dossiers}",
+            "payload_bytes": payload, "wire_bytes": wire,
+            "wire_per_payload_byte": round(wire / payload, 2) if payload else None,
             "goodput_pct": round(100 * payload / link_bytes, 1), "interruptions": len(cuts),
             "ttfb_after_reconnect_s": [round(t, 2) for t in ttfb]}
 
@@ -191,14 +202,20 @@ def main() -> None:
           f"{args.dossiers} dossiers x {args.size_kb} KiB")
     results = {}
     for client in ("motcua", "naive"):
-        results[client] = run_scenario(args, client, work / client)
+        # the baseline gets 4x motcua's time (at least 2 min) before it is stopped
+        deadline = None if client == "motcua" else max(120.0, 4 * results["motcua"]["seconds"])
+        results[client] = run_scenario(args, client, work / client, deadline)
         if args.cut_every:  # the same transfer without cuts, to see what the cuts cost on the wire
             clean = argparse.Namespace(**{**vars(args), "cut_every": 0})
             results[client]["clean_wire_bytes"] = run_scenario(clean, client, work / f"{client}-clean")["wire_bytes"]
     for r in results.values():
         if r["interruptions"]:
-            r["resent_bytes_per_interruption"] = round((r["wire_bytes"] - r["clean_wire_bytes"]) / r["interruptions"])
-        r["naive_wire_over_this"] = round(results["naive"]["wire_bytes"] / r["wire_bytes"], 2)
+            # the clean run sent everything: scale it to what this run delivered
+            clean_for_delivered = r["clean_wire_bytes"] * r["payload_bytes"] / max(1, results["motcua"]["payload_bytes"])
+            r["resent_bytes_per_interruption"] = round((r["wire_bytes"] - clean_for_delivered) / r["interruptions"])
+        naive, this = results["naive"]["wire_per_payload_byte"], r["wire_per_payload_byte"]
+        # wire bytes per delivered byte, naive over this client (inf: the baseline delivered nothing)
+        r["naive_wire_per_byte_over_this"] = round(naive / this, 2) if naive and this else float("inf")
         ttfb = r.pop("ttfb_after_reconnect_s")
         r["ttfb_after_reconnect_median_s"] = sorted(ttfb)[len(ttfb) // 2] if ttfb else None
         r["ttfb_after_reconnect_max_s"] = max(ttfb) if ttfb else None

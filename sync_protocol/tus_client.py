@@ -160,15 +160,17 @@ class TusClient:
         length: int,
         chunk_size: int | Callable[[], int] | ChunkFeedback,
         on_progress: ProgressCallback | None = None,
+        known_offset: int | None = None,
     ) -> UploadReport:
         """Send `stream` from the server's durable offset to the end.
 
         `chunk_size` may be a callable so the caller can adapt it between chunks,
         or a ChunkFeedback that also hears each chunk's duration and each loss.
-        A 409 re-reads the offset; a 460 re-sends the chunk once, then raises.
+        `known_offset` skips the initial HEAD (e.g. 0 right after `create`); any
+        doubt later (409) still asks the server. A 460 re-sends the chunk once, then raises.
         """
         feedback = chunk_size if isinstance(chunk_size, ChunkFeedback) else None
-        offset = self.offset(url)
+        offset = self.offset(url) if known_offset is None else known_offset
         report = UploadReport(url, length, offset, 0, 0)
         checksum_retries = 0
         while offset < length:

@@ -77,12 +77,14 @@ MIGRATIONS: dict[int, list[str]] = {
         """CREATE TABLE api_tokens (
             token_hash TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT)""",
     ],
-    # courier proofs of delivery, signed by the device (sync_protocol.delivery_proof)
+    # courier proofs of delivery, signed by the device (sync_protocol.delivery_proof); upload expiry index
     4: [
         """CREATE TABLE delivery_proofs (
             record_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, dossier_id TEXT NOT NULL, kind TEXT NOT NULL,
             document_hash TEXT NOT NULL, envelope TEXT NOT NULL, received_at BIGINT NOT NULL)""",
         "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
+        # expire_stale_uploads runs on every upload creation: no full scans of a growing table
+        "CREATE INDEX uploads_updated ON uploads(updated_at)",
     ],
 }
 
