@@ -19,6 +19,8 @@ setup(
         "click>=8.1",
         "fastapi>=0.110",
         "uvicorn>=0.29",
+        "httptools>=0.6",  # uvicorn picks it over h11: ~15% more requests/s on the hub
+        "uvloop>=0.19",
         "Pillow>=10.3",
         "img2pdf>=0.5",
         "pikepdf>=8.15",

@@ -2,6 +2,7 @@
 
 Configurations (each with fresh servers and data):
   sqlite        one `motcua hub serve` on SQLite + local files (the default install)
+  sqlite-w2     the same with `--workers 2` (two processes sharing the database and lock files)
   pg-s3-x1      one hub instance on PostgreSQL (fsync on) + S3 (moto server)
   pg-s3-x2      two hub instances on the same PostgreSQL + S3, desks split between them
 
@@ -43,13 +44,13 @@ SITE = "UBND xã Tải Thử"
 AGENCY_PREFIX = "000.00.{:02d}.H29"  # one agency per 10 desks (code blocks 0-9)
 
 
-def start_hub(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_hub(data: Path, env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen, str]:
     import requests
 
     port = free_port()
     log = open(data.parent / f"hub-{port}.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "hub", "serve", "--data", str(data), "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                             "--log-level", "warning", "--workers", str(workers)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -164,7 +165,7 @@ def deliver_slice(args: tuple[list[tuple[str, str]], int, float]) -> dict:
 def count_duplicates(config: str, data: Path, env: dict[str, str]) -> tuple[int, int]:
     """(dossier rows, rows beyond one per dossier) in the hub database."""
     sql = "SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT dossier_id) FROM dossiers"
-    if config == "sqlite":
+    if config.startswith("sqlite"):
         import sqlite3
 
         conn = sqlite3.connect(data / "hub.db")
@@ -184,7 +185,7 @@ def run_config(config: str, agents: int, dossiers: int, processes: int, threads:
     env: dict[str, str] = {}
     hubs: list[subprocess.Popen] = []
     try:
-        if config != "sqlite":
+        if not config.startswith("sqlite"):
             pg = PostgresServer(fsync=True, max_connections=400).start()
             s3 = S3Server().start()
             servers += [pg, s3]
@@ -195,7 +196,7 @@ def run_config(config: str, agents: int, dossiers: int, processes: int, threads:
         tokens = make_tokens(data, env, agents)  # creates the hub keys once, shared by all instances
         urls = []
         for _ in range(instances):
-            proc, url = start_hub(data, env)
+            proc, url = start_hub(data, env, workers=2 if config == "sqlite-w2" else 1)
             hubs.append(proc)
             urls.append(url)
         homes = [str(work / f"desk{i:04d}") for i in range(agents)]
@@ -274,7 +275,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--dossiers", type=int, default=2, help="dossiers per desk")
-    parser.add_argument("--configs", default="sqlite,pg-s3-x1,pg-s3-x2")
+    parser.add_argument("--configs", default="sqlite,sqlite-w2,pg-s3-x1,pg-s3-x2")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--threads", type=int, default=50, help="desks syncing at once per client process")
     parser.add_argument("--idle-seconds", type=float, default=30)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import logging
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -58,6 +60,11 @@ def disk_full(exc: BaseException) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return False
+
+
+def app_from_env() -> FastAPI:
+    """App factory for `motcua hub serve --workers N`: each worker builds its app from the environment."""
+    return create_app(HubConfig.from_env(Path(os.environ["MOTCUA_HUB_DATA"])))
 
 
 def create_app(config: HubConfig) -> FastAPI:

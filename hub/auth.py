@@ -41,8 +41,11 @@ def signing_key(state: HubState, device: Device, key_id: str) -> Ed25519PublicKe
 
 
 def _remember_nonce(state: HubState, key_id: str, nonce: str, created: int) -> bool:
-    inserted = state.db.execute("INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                                (key_id, nonce, created))
+    # Unsynced: a power cut may forget the last few nonces, and a request replayed after that
+    # within the window would pass the cache — but every device request is idempotent or
+    # offset-checked (commit, PATCH, proofs), so this costs defence in depth, not safety.
+    inserted = state.db.execute_unsynced(
+        "INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?) ON CONFLICT DO NOTHING", (key_id, nonce, created))
     if inserted == 0:
         return False
     # Nonces older than two windows can no longer pass the time check: forget them.

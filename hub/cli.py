@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 import sys
 from pathlib import Path
@@ -44,8 +45,10 @@ def hub() -> None:
               envvar="MOTCUA_HUB_TLS_CERT", help="Serve HTTPS with this certificate chain (PEM).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               envvar="MOTCUA_HUB_TLS_KEY", help="Private key of --tls-cert (PEM).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="MOTCUA_HUB_WORKERS",
+              help="Worker processes (about one per core); they share the database, objects and upload locks.")
 def serve(data: Path, host: str, port: int, log_level: str, database_url: str | None, object_store: str | None,
-          tls_cert: Path | None, tls_key: Path | None) -> None:
+          tls_cert: Path | None, tls_key: Path | None, workers: int) -> None:
     """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470
 
     Several instances may serve one province behind a load balancer when they share
@@ -56,11 +59,21 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     from .app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(HubConfig.from_env(data, database_url=database_url, object_store_url=object_store))
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert và --tls-key phải đi cùng nhau / --tls-cert and --tls-key go together")
     tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **tls)
+    config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
+    if workers == 1:
+        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **tls)
+        return
+    from .state import HubState
+
+    # Migrate the database and create the hub keys once, here, before the workers race for them.
+    HubState.open(config)
+    os.environ.update({"MOTCUA_HUB_DATA": str(data), "MOTCUA_HUB_DATABASE_URL": database_url or "",
+                       "MOTCUA_HUB_OBJECT_STORE": object_store or ""})
+    uvicorn.run("hub.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level=log_level,
+                access_log=False, **tls)
 
 
 @hub.command("token")

@@ -145,6 +145,7 @@ def _finish(state: HubState, device: Device, row: dict[str, Any]) -> None:
     finally:
         state.storage.uploads.cleanup_staged(upload_id, path)
     state.storage.uploads.delete(upload_id)
+    state.storage.locks.forget(f"upload:{upload_id}")
     record_owner(state, device.device_id, row["sha256"], row["length"])
     log.info("upload_complete upload=%s device=%s object=%s", upload_id, device.device_id, row["sha256"][:12])
 
@@ -162,6 +163,7 @@ def terminate_upload(state: HubState, device: Device, upload_id: str) -> None:
     row = get_upload(state, device, upload_id)
     state.db.execute("DELETE FROM uploads WHERE upload_id=?", (row["upload_id"],))
     state.storage.uploads.delete(upload_id)
+    state.storage.locks.forget(f"upload:{upload_id}")
 
 
 def expire_stale_uploads(state: HubState) -> int:
@@ -182,6 +184,7 @@ def _forget(state: HubState, upload_id: str) -> None:
     with lock:
         state.db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
         state.storage.uploads.delete(upload_id)
+        state.storage.locks.forget(f"upload:{upload_id}")
 
 
 def object_owned(state: HubState, device: Device, sha256: str, *, verify: bool = True) -> dict[str, Any] | None:

@@ -78,6 +78,15 @@ def test_on_conflict_do_nothing_reports_zero_rows(storage):
     assert storage.db.one("SELECT created FROM nonces")["created"] == 1
 
 
+def test_unsynced_writes_commit_and_keep_conflict_semantics(storage):
+    sql = "INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?) ON CONFLICT DO NOTHING"
+    assert storage.db.execute_unsynced(sql, ("k", "n", 1)) == 1
+    assert storage.db.execute_unsynced(sql, ("k", "n", 2)) == 0
+    with storage.db.transaction() as tx:  # an ordinary commit afterwards still works
+        tx.execute(sql, ("k", "m", 3))
+    assert [r["created"] for r in storage.db.query("SELECT created FROM nonces ORDER BY created")] == [1, 3]
+
+
 def test_uniqueness_violation_raises_integrity_error_and_rolls_back_the_whole_transaction(storage):
     storage.db.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('k','dup',1)")
     with pytest.raises(IntegrityError):

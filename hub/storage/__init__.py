@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .locks import InProcessLocker, Locker
+from .locks import FileLocker, Locker
 from .metadata import MetadataDB
 from .objects import FileObjectStore, ObjectStore
 from .uploads import FileUploadStore, UploadStore
@@ -40,7 +40,8 @@ def open_storage(config: "HubConfig") -> Storage:  # noqa: F821 - avoid an impor
     database_url      None -> SQLiteDB(data_dir/hub.db);  postgresql://… -> PostgresDB
     object_store_url  None -> files under data_dir;        s3://…         -> S3 objects + S3 chunked uploads
     locks             PostgreSQL advisory locks whenever the database is PostgreSQL (shared by all
-                      instances), else in-process locks (one hub process).
+                      instances), else lock files under data_dir/locks (shared by the workers
+                      of one machine).
     """
     config.ensure_dirs()
     if config.database_url:
@@ -55,7 +56,7 @@ def open_storage(config: "HubConfig") -> Storage:  # noqa: F821 - avoid an impor
     else:
         from .sqlite_db import SQLiteDB
 
-        db, locks = SQLiteDB(config.db_path), InProcessLocker()
+        db, locks = SQLiteDB(config.db_path), FileLocker(config.data_dir / "locks")
     if config.object_store_url:
         from .s3 import S3Location, S3ObjectStore, S3UploadStore, check_bucket, make_client
 

@@ -10,7 +10,8 @@ Guarantees an implementation must give:
     never see each other's partial writes; writes are durable when it returns.
   * a uniqueness violation raises `IntegrityError` (this module's class) and
     rolls the transaction back.
-  * `query`/`one`/`execute` outside a transaction run in autocommit.
+  * `query`/`one`/`execute` outside a transaction run in autocommit;
+    `execute_unsynced` too, without waiting for the disk (see its docstring).
 """
 from __future__ import annotations
 
@@ -111,6 +112,11 @@ class MetadataDB(Tx, Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
         ...
+
+    def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Autocommit a write that a power cut may lose — it becomes durable with the
+        next ordinary commit. For the replay cache only: every request writes a nonce,
+        and waiting for an fsync each time halves the hub's throughput."""
 
     def schema_version(self) -> int:
         ...

@@ -53,5 +53,8 @@ class PgAdvisoryLocker:
             finally:
                 self.pool.putconn(conn)
 
+    def forget(self, name: str) -> None:
+        """Advisory locks hold nothing between uses."""
+
     def close(self) -> None:
         self.pool.close()

@@ -106,6 +106,13 @@ class PostgresDB:
         with self.pool.connection() as conn:
             return _PgTx(conn).execute(sql, params)
 
+    def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # synchronous_commit=off for this transaction only: WAL flushed by the next ordinary commit
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit TO OFF")
+                return _PgTx(conn).execute(sql, params)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:
             return _PgTx(conn).query(sql, params)

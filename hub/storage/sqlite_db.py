@@ -71,6 +71,16 @@ class SQLiteDB:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return _SQLiteTx(self._connection()).execute(sql, params)
 
+    def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # WAL + synchronous=NORMAL: the commit is appended to the WAL without an fsync; the
+        # next FULL commit's fsync of the (append-only) WAL makes it durable too.
+        conn = self._connection()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            return _SQLiteTx(conn).execute(sql, params)
+        finally:
+            conn.execute("PRAGMA synchronous=FULL")
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return _SQLiteTx(self._connection()).query(sql, params)
 
