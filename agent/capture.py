@@ -87,20 +87,10 @@ def import_files(ctx: AgentContext, paths: list[Path | str], procedure_code: str
                          f"{name}: cannot read the file ({exc.strerror}); the queue is unchanged.",
                          "Kiểm tra quyền đọc hoặc chép tệp vào máy rồi nhập lại / check read permission or "
                          "copy the file to this PC and import again") from exc
-    try:
-        sha, size = ctx.outbox.blobs.put_bytes(pdf)
-    except OSError as exc:
-        raise StorageError("Không ghi được tệp vào ổ đĩa (có thể ổ đầy). Hàng đợi không thay đổi.",
-                           f"Could not write the document to disk ({exc.strerror}); the queue is unchanged.",
-                           "Giải phóng dung lượng rồi nhập lại / free disk space and import again") from exc
+    sha, size = _store_blob(ctx, "document-1.pdf", pdf)
     documents = [("document-1.pdf", "application/pdf", sha, size, pages)]
     for name, media_type, data in extra_objects or []:
-        try:
-            extra_sha, extra_size = ctx.outbox.blobs.put_bytes(data)
-        except OSError as exc:
-            raise StorageError("Không ghi được tệp vào ổ đĩa (có thể ổ đầy). Hàng đợi không thay đổi.",
-                               f"Could not write {name} to disk ({exc.strerror}); the queue is unchanged.",
-                               "Giải phóng dung lượng rồi nhập lại / free disk space and import again") from exc
+        extra_sha, extra_size = _store_blob(ctx, name, data)
         documents.append((name, media_type, extra_sha, extra_size, 0))
     crash_point("after_capture_blob")
     dossier = ctx.outbox.add_captured(
@@ -109,3 +99,13 @@ def import_files(ctx: AgentContext, paths: list[Path | str], procedure_code: str
     )
     log.info("captured dossier=%s pages=%d bytes=%d", dossier.id, pages, size)
     return dossier
+
+
+def _store_blob(ctx: AgentContext, name: str, data: bytes) -> tuple[str, int]:
+    """Put bytes in the blob store; a full disk is a clear message and an unchanged queue."""
+    try:
+        return ctx.outbox.blobs.put_bytes(data)
+    except OSError as exc:
+        raise StorageError("Không ghi được tệp vào ổ đĩa (có thể ổ đầy). Hàng đợi không thay đổi.",
+                           f"Could not write {name} to disk ({exc.strerror}); the queue is unchanged.",
+                           "Giải phóng dung lượng rồi nhập lại / free disk space and import again") from exc
