@@ -150,7 +150,7 @@ def run_scenario(args: argparse.Namespace, client: str, workdir: Path, deadline:
             agent.stop()
         else:
             command = link.wrap(link.agent_ns, [sys.executable, __file__, "--naive-client", f"{hub.url}/bench/naive",
-                                                str(files), "10", str(args.max_backoff)])
+                                                str(files), "60", str(args.max_backoff)])
             try:
                 done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=deadline).stdout
             except subprocess.TimeoutExpired as exc:
@@ -205,13 +205,17 @@ def main() -> None:
         # the baseline gets 4x motcua's time (at least 2 min) before it is stopped
         deadline = None if client == "motcua" else max(120.0, 4 * results["motcua"]["seconds"])
         results[client] = run_scenario(args, client, work / client, deadline)
+        print("scenario", json.dumps(results[client]), flush=True)  # partial results survive an interrupted run
         if args.cut_every:  # the same transfer without cuts, to see what the cuts cost on the wire
             clean = argparse.Namespace(**{**vars(args), "cut_every": 0})
-            results[client]["clean_wire_bytes"] = run_scenario(clean, client, work / f"{client}-clean")["wire_bytes"]
+            clean_run = run_scenario(clean, client, work / f"{client}-clean", deadline)
+            print("scenario", json.dumps({**clean_run, "client": f"{client} (no cuts)"}), flush=True)
+            results[client]["clean_wire_bytes"] = clean_run["wire_bytes"]
+            results[client]["clean_payload_bytes"] = clean_run["payload_bytes"]
     for r in results.values():
         if r["interruptions"]:
-            # the clean run sent everything: scale it to what this run delivered
-            clean_for_delivered = r["clean_wire_bytes"] * r["payload_bytes"] / max(1, results["motcua"]["payload_bytes"])
+            # what the uncut link needed per delivered byte, times what this run delivered
+            clean_for_delivered = r["clean_wire_bytes"] * r["payload_bytes"] / max(1, r["clean_payload_bytes"])
             r["resent_bytes_per_interruption"] = round((r["wire_bytes"] - clean_for_delivered) / r["interruptions"])
         naive, this = results["naive"]["wire_per_payload_byte"], r["wire_per_payload_byte"]
         # wire bytes per delivered byte, naive over this client (inf: the baseline delivered nothing)
