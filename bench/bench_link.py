@@ -77,9 +77,10 @@ def naive_client(url: str, files_dir: str, timeout: float, max_backoff: float) -
 
 
 # -- the driver ----------------------------------------------------------------------------------------
-def _cutter(link, every: float, down_for: float, stop: threading.Event, ttfb: list[float], cuts: list[int]) -> None:
+def _cutter(link, every: float, down_for: float, stop: threading.Event, ttfb: list[float], cuts: list[int],
+            reset: bool) -> None:
     while not stop.wait(every):
-        link.down()
+        link.down(reset=reset)
         cuts.append(1)
         if stop.wait(down_for):
             link.up()
@@ -125,7 +126,8 @@ def run_scenario(args: argparse.Namespace, client: str, workdir: Path, deadline:
         stop, ttfb, cuts = threading.Event(), [], []
         start_counters = link.counters()
         started = time.monotonic()
-        cutter = threading.Thread(target=_cutter, args=(link, args.cut_every, args.down_for, stop, ttfb, cuts),
+        cutter = threading.Thread(target=_cutter, args=(link, args.cut_every, args.down_for, stop, ttfb, cuts,
+                                                                 args.cut_kind == "reset"),
                                   daemon=True) if args.cut_every else None
         if cutter:
             cutter.start()
@@ -181,6 +183,9 @@ def main() -> None:
     parser.add_argument("--loss", type=float, default=0.0)
     parser.add_argument("--cut-every", type=float, default=0, help="seconds between link cuts (0: none)")
     parser.add_argument("--down-for", type=float, default=3.0)
+    parser.add_argument("--cut-kind", choices=("reset", "stall"), default="reset",
+                        help="reset: a cut also kills open TCP connections (3G modem re-dial, new address); "
+                             "stall: connections survive and resume when the link is back")
     parser.add_argument("--max-backoff", type=float, default=10)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
@@ -198,7 +203,8 @@ def main() -> None:
     import tempfile
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-link-"))
-    print(f"link {args.rate} kbit/s loss {args.loss:.1%} cut every {args.cut_every or '-'} s for {args.down_for} s; "
+    print(f"link {args.rate} kbit/s loss {args.loss:.1%} cut ({args.cut_kind}) every {args.cut_every or '-'} s "
+          f"for {args.down_for} s; "
           f"{args.dossiers} dossiers x {args.size_kb} KiB")
     results = {}
     for client in ("motcua", "naive"):

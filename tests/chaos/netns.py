@@ -8,7 +8,8 @@
 * loss: `iptables -A INPUT -m statistic --mode random --probability p -j DROP`
   in both namespaces;
 * cuts: `ip link set … down/up` on the agent's end (the hub's end then has no
-  carrier either), like a 3G modem dropping;
+  carrier either), like a 3G modem dropping; optionally tearing open TCP
+  connections down first with RSTs (a modem re-dial with a new address);
 * no latency: sch_netem is not in this kernel; rate + loss + cuts only.
 Needs root, `ip` (iproute2), `tc` and `iptables`; `available()` says why not.
 Processes run inside a namespace with `ip netns exec NS cmd…` (exec, same pid).
@@ -20,7 +21,13 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
+
+
+#: answers every TCP packet except RSTs with an RST: the RSTs themselves must get through
+_RESET_RULE = ("-p", "tcp", "!", "--tcp-flags", "RST", "RST", "-j", "REJECT", "--reject-with", "tcp-reset")
+RESET_GRACE_SECONDS = 2.0
 
 
 def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -52,6 +59,7 @@ class Link:
     subnet: int = field(default_factory=lambda: 1 + secrets.randbelow(250))
 
     def __post_init__(self) -> None:
+        self.resetting = False  # a reset cut's RST rules are in place
         self.hub_ns, self.agent_ns = f"mch{self.tag}", f"mca{self.tag}"
         self.hub_if, self.agent_if = f"vh{self.tag}", f"va{self.tag}"
         self.hub_ip, self.agent_ip = f"10.213.{self.subnet}.1", f"10.213.{self.subnet}.2"
@@ -88,10 +96,25 @@ class Link:
     def up(self) -> None:
         _run("ip", "-n", self.agent_ns, "link", "set", self.agent_if, "up")
         _run("ip", "-n", self.hub_ns, "link", "set", self.hub_if, "up")
+        if self.resetting:
+            # Keep answering the old connections' retransmissions with RSTs for a moment,
+            # so no connection from before the cut survives it; then let traffic through.
+            time.sleep(RESET_GRACE_SECONDS)
+            for ns in (self.hub_ns, self.agent_ns):
+                _run("ip", "netns", "exec", ns, "iptables", "-D", "INPUT", *_RESET_RULE, check=False)
+            self.resetting = False
         self.is_up = True
 
-    def down(self) -> None:
-        """Cut the link: packets in flight and sent meanwhile are lost; TCP connections stall."""
+    def down(self, reset: bool = False) -> None:
+        """Cut the link: packets in flight and sent meanwhile are lost; TCP connections stall.
+
+        With `reset`, open TCP connections are torn down first, as when a 3G modem
+        re-dials and gets a new address: every packet meets a TCP RST for a moment."""
+        if reset:
+            for ns in (self.hub_ns, self.agent_ns):
+                _run("ip", "netns", "exec", ns, "iptables", "-I", "INPUT", "1", *_RESET_RULE)
+            self.resetting = True
+            time.sleep(0.5)  # long enough for the next data packet of each flow to meet its RST
         _run("ip", "-n", self.agent_ns, "link", "set", self.agent_if, "down")
         self.is_up = False
 
