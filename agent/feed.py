@@ -47,8 +47,7 @@ def store_events(ctx: AgentContext, events: list[StatusEvent], new_cursor: int |
                                     utc_timestamp())).rowcount
         target = max([new_cursor or 0, *(e.cursor for e in events)])
         if target > feed_cursor(ctx):
-            conn.execute("INSERT INTO device_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
-                         " value=excluded.value", (CURSOR_KEY, str(target)))
+            outbox.set_state(CURSOR_KEY, str(target))
     return stored
 
 

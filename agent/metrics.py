@@ -92,10 +92,9 @@ def read_health(db_path: Path, now: float | None = None) -> AgentHealth:
 def record_sync_result(outbox: Any, complete: bool, now: float | None = None) -> None:
     """Remember when a sync pass ran and when one last delivered everything it could (in the outbox)."""
     stamp = _utc(now or time.time())
-    with outbox.transaction() as conn:
+    with outbox.transaction():
         for key in (LAST_SYNC_ATTEMPT, LAST_SYNC_OK) if complete else (LAST_SYNC_ATTEMPT,):
-            conn.execute("INSERT INTO device_state(key, value) VALUES (?, ?) "
-                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, stamp))
+            outbox.set_state(key, stamp)
 
 
 def registry_for(health: AgentHealth, site: str = "") -> CollectorRegistry:

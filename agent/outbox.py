@@ -158,7 +158,8 @@ class Outbox:
         row = self.conn.execute("SELECT value FROM device_state WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
 
-    def _set_state(self, key: str, value: str) -> None:
+    def set_state(self, key: str, value: str) -> None:
+        """Set a device-state value; call inside an open `transaction()`."""
         self.conn.execute("INSERT INTO device_state(key, value) VALUES (?, ?) "
                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
@@ -206,7 +207,7 @@ class Outbox:
             raise InputError(f"Máy này đã cấp {PER_DEVICE_DAILY_LIMIT} mã hồ sơ trong ngày {day}.",
                              f"This device has issued {PER_DEVICE_DAILY_LIMIT} dossier codes on {day}.",
                              "Dùng máy khác của cơ quan / use another enrolled desk")
-        self._set_state(f"daily:{day}", str(number))
+        self.set_state(f"daily:{day}", str(number))
         return dossier_code(agency_code, day, code_block, number)
 
     # -- cover-sheet reservations (agent.batch_capture) -------------------------------------
@@ -216,7 +217,7 @@ class Outbox:
         received = received_at or datetime.now(timezone.utc)
         with self.transaction():
             code = self._next_code(agency_code, code_block, vietnam_day(received))
-            self._set_state(f"reserved:{code}", json.dumps({**details, "received_at": utc_timestamp(received)},
+            self.set_state(f"reserved:{code}", json.dumps({**details, "received_at": utc_timestamp(received)},
                                                            ensure_ascii=False))
         return code
 
@@ -285,8 +286,8 @@ class Outbox:
         """Inside an open transaction: store the sealed manifest and advance the chain head."""
         self._transition(dossier_id, ("captured",), state="sealed", sealed_at=utc_timestamp(), sequence=sequence,
                          manifest_hash=manifest_hash, signed_manifest=signed_manifest)
-        self._set_state("chain:sequence", str(sequence))
-        self._set_state("chain:head", manifest_hash)
+        self.set_state("chain:sequence", str(sequence))
+        self.set_state("chain:head", manifest_hash)
 
     def chain_head(self) -> tuple[int, str | None]:
         return int(self.get_state("chain:sequence", "0")), self.get_state("chain:head")
@@ -341,7 +342,7 @@ class Outbox:
         self.conn.execute("UPDATE dossiers SET size_bytes=(SELECT COALESCE(SUM(size), 0) FROM documents"
                           " WHERE dossier_id=?) WHERE id=?", (dossier_id, dossier_id))
         for sha in plain_shas:
-            self._set_state(f"wipe:{sha}", dossier_id)
+            self.set_state(f"wipe:{sha}", dossier_id)
 
     def pending_wipes(self) -> list[str]:
         """Plaintext blobs queued for wiping whose no captured dossier still needs them."""

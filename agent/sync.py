@@ -103,9 +103,8 @@ class LinkState:
         return cls(policy)
 
     def save(self, ctx: AgentContext) -> None:
-        with ctx.outbox.transaction() as conn:
-            conn.execute("INSERT INTO device_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
-                         " value=excluded.value", (LINK_STATE_KEY, json.dumps(self.chunker.to_json())))
+        with ctx.outbox.transaction():
+            ctx.outbox.set_state(LINK_STATE_KEY, json.dumps(self.chunker.to_json()))
 
 
 def _is_link_failure(exc: BaseException) -> bool:

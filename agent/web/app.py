@@ -139,7 +139,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
             summary = {"at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "committed": len(report.committed),
                        "rejected": len(report.rejected), "unreachable": report.unreachable, "messages": sent["sent"]}
             with ctx.outbox.transaction():
-                ctx.outbox._set_state("ui:last_sync", json.dumps(summary))
+                ctx.outbox.set_state("ui:last_sync", json.dumps(summary))
         t = Translator(lang_of(request))
         msg = (f"{t.sync_now}: {summary['committed']} ✓" if not report.unreachable else t.link_down)
         return back(str(request.state.form.get("next") or "/"), msg)
