@@ -14,6 +14,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from sync_protocol.timestamps import format_utc
+
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 PER_DEVICE_DAILY_LIMIT = 999
 
@@ -40,5 +42,4 @@ def dossier_code(agency_code: str, day: str, code_block: int, daily_number: int)
 
 def utc_timestamp(moment: datetime | None = None) -> str:
     """RFC 3339 UTC to the second, the protocol's timestamp form."""
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(moment)

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from sync_protocol.timestamps import parse_utc
+
 from .catalogue import Catalogue, Procedure
 from .context import AgentContext
 from .due_dates import due_at
@@ -264,7 +266,7 @@ def pauses_of(conn: Any, dossier_id: str) -> list[Any]:
     from .due_dates import ClockPause
 
     def moment(value: str | None) -> datetime | None:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if value else None
+        return parse_utc(value) if value else None
 
     rows = conn.execute("SELECT started_at, ended_at, reason FROM clock_pauses WHERE dossier_id=? ORDER BY started_at",
                         (dossier_id,)).fetchall()
@@ -274,7 +276,7 @@ def pauses_of(conn: Any, dossier_id: str) -> list[Any]:
 def current_due(ctx: AgentContext, record: IntakeRecord, conn: Any = None) -> datetime:
     """Due date now: the legal time from receipt, extended by the working days the clock was paused."""
     calendar = HolidayCalendar.for_home(ctx.config.home)
-    received = datetime.strptime(record.received_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    received = parse_utc(record.received_at)
     return due_at(received, record.processing_days, calendar, pauses_of(conn or ctx.outbox.conn, record.dossier_id))
 
 
@@ -288,7 +290,7 @@ def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]
         raise InputError(f"Hồ sơ {dossier.code} không có phiếu tiếp nhận trên máy này.",
                          f"Dossier {dossier.code} has no intake record on this desk, so no slip can be printed.")
     applicant = record.applicant
-    received = datetime.strptime(record.received_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    received = parse_utc(record.received_at)
     slip = ReceiptSlip(
         agency_name=ctx.config.site or "Bộ phận một cửa", dossier_code=dossier.code,
         procedure_code=record.procedure_code, procedure_name=record.data.get("procedure_name", record.procedure_code),

@@ -14,11 +14,12 @@ import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
+
+from sync_protocol.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("motcua.agent.metrics")
 
@@ -32,13 +33,9 @@ def _epoch(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        return parse_utc(text).timestamp()
     except ValueError:
         return None
-
-
-def _utc(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 @dataclass
@@ -91,7 +88,7 @@ def read_health(db_path: Path, now: float | None = None) -> AgentHealth:
 
 def record_sync_result(outbox: Any, complete: bool, now: float | None = None) -> None:
     """Remember when a sync pass ran and when one last delivered everything it could (in the outbox)."""
-    stamp = _utc(now or time.time())
+    stamp = format_utc(now or time.time())
     with outbox.transaction():
         for key in (LAST_SYNC_ATTEMPT, LAST_SYNC_OK) if complete else (LAST_SYNC_ATTEMPT,):
             outbox.set_state(key, stamp)

@@ -29,13 +29,14 @@ import json
 import logging
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import requests
 
+from sync_protocol.timestamps import parse_utc as _parse_utc
 from sync_protocol.castore import write_file_atomic
 
 from .due_dates import PAUSING_STATUSES, format_due
@@ -59,10 +60,6 @@ def sms_text(text: str, limit: int = 160) -> str:
     ascii_text = "".join(c for c in folded if unicodedata.category(c) != "Mn")
     ascii_text = ascii_text.encode("ascii", "ignore").decode()
     return ascii_text if len(ascii_text) <= limit else ascii_text[: limit - 3].rstrip() + "..."
-
-
-def _parse_utc(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def check_event(event: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Callable
 
 import requests
 
+from sync_protocol.timestamps import format_utc, parse_utc
 from sync_protocol.chunking import ChunkPolicy
 
 from sync_protocol.errors import ObjectCorrupt, ProtocolError, UploadGone, UploadTransportError
@@ -137,8 +138,7 @@ def ordered_deliverable(ctx: AgentContext) -> list[Dossier]:
     def key(d: Dossier) -> tuple:
         due, uploaded = extra.get(d.id, (None, None))
         if not due:
-            received = datetime.strptime(d.received_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-            due = (received + days).strftime("%Y-%m-%dT%H:%M:%SZ")
+            due = format_utc(parse_utc(d.received_at) + days)
         return priority_key(bool(uploaded), due, d.size_bytes, d.code)
 
     return sorted(dossiers, key=key)
@@ -230,7 +230,7 @@ def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
             return False
     with outbox.transaction() as conn:
         conn.execute("UPDATE dossiers SET uploaded_at=COALESCE(uploaded_at, ?) WHERE id=?",
-                     (datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), dossier.id))
+                     (format_utc(), dossier.id))
     crash_point("after_upload")
     answer = hub.commit(*manifest_for_transport(dossier.signed_manifest or ""))
     crash_point("after_commit_sent")
@@ -338,7 +338,7 @@ def purge_due(ctx: AgentContext, now: datetime | None = None) -> list[str]:
     keep = timedelta(hours=ctx.config.settings.retention_hours)
     purged = []
     for dossier in ctx.outbox.list(("committed",)):
-        committed = datetime.strptime(dossier.committed_at or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        committed = parse_utc(dossier.committed_at or "")
         if committed + keep > now:
             continue
         # Re-verify the stored receipt before deleting anything: no receipt, no purge.

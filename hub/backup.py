@@ -23,12 +23,12 @@ import logging
 import os
 import shutil
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sync_protocol.castore import ContentStore, fsync_dir, write_file_atomic
 from sync_protocol.errors import ObjectCorrupt
+from sync_protocol.timestamps import format_utc
 
 from .config import HubConfig
 from .storage import open_storage
@@ -104,7 +104,7 @@ def backup_hub(config: HubConfig, dest: Path, on_progress: Progress | None = Non
         raise BackupError(f"{len(missing)} tệp mà cơ sở dữ liệu tham chiếu không có trong kho; sao lưu chưa đầy đủ.",
                           f"{len(missing)} objects the database refers to are missing from the store "
                           f"(first: {missing[0][:12]}…); the backup is incomplete.")
-    summary = {"format": FORMAT, "version": 1, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    summary = {"format": FORMAT, "version": 1, "created_at": format_utc(),
                "schema_version": schema, "dossiers": dossiers, "objects": copied, "object_bytes": size, "keys": keys}
     write_file_atomic(dest / "backup.json", json.dumps(summary, indent=2).encode("utf-8"))
     fsync_dir(dest)

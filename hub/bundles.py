@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from sync_protocol.bundle import (INDEX_NAME, MAX_MANIFEST_BYTES, RECEIPTS_DIR, 
 from sync_protocol.castore import write_file_atomic
 from sync_protocol.errors import InvalidDocument, ObjectCorrupt
 from sync_protocol.keys import public_key_from_text
+from sync_protocol.timestamps import format_utc
 
 from .auth import Device
 from .commits import commit_body
@@ -168,7 +168,7 @@ def export_receipts(state: HubState, directory: Path, device_ids: list[str] | No
     if device_ids is None:
         device_ids = [r["device_id"] for r in state.db.query("SELECT device_id FROM devices ORDER BY device_id")]
     written: dict[str, int] = {}
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = format_utc()
     for device_id in device_ids:
         receipts = [json.loads(r["receipt"]) for r in state.db.query(
             "SELECT receipt FROM dossiers WHERE device_id=? ORDER BY hub_sequence", (device_id,))]

@@ -113,9 +113,9 @@ def devices(data: Path, as_json: bool) -> None:
 
 
 def _when(ts: int | None) -> str:
-    import time
+    from sync_protocol.timestamps import format_utc
 
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else "never"
+    return format_utc(ts) if ts else "never"
 
 
 @hub.command("chain-report")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 from sync_protocol.canonical import canonical_json
@@ -26,6 +25,7 @@ from sync_protocol.errors import InvalidDocument, SignatureInvalid
 from sync_protocol.manifest import Manifest, open_manifest
 from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
+from sync_protocol.timestamps import format_utc
 
 from . import audit
 from .auth import Device, signing_key
@@ -36,10 +36,6 @@ from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
 from .uploads import object_owned
 
 log = logging.getLogger("motcua.hub.commits")
-
-def _utc(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
 
 def parse_envelope(body: Any) -> tuple[Envelope, Manifest]:
     try:
@@ -110,7 +106,7 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                 hub_sequence = tx.one("SELECT COALESCE(MAX(hub_sequence), 0) + 1 AS next FROM dossiers")["next"]
                 receipt = Receipt(
                     manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
-                    device_id=device.device_id, hub_sequence=hub_sequence, received_at=_utc(time.time()),
+                    device_id=device.device_id, hub_sequence=hub_sequence, received_at=format_utc(),
                     hub_key_id=state.hub_key_id,
                 )
                 signed = sign_receipt(receipt, state.hub_key).to_dict()

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import time
 from typing import Any
 
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.feed import FEED_PAGE_MAX, MAX_NOTE, StatusEvent, status_code
+from sync_protocol.timestamps import format_utc
 
 from .errors import BadRequest, Conflict, HubError, NotFound, Unauthorized
 from .state import HubState
@@ -69,10 +69,6 @@ def check_api_token(state: HubState, authorization: str | None) -> str:
     return row["name"]
 
 
-def _utc(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 def _event(row: dict[str, Any]) -> dict[str, Any]:
     return StatusEvent(int(row["cursor"]), row["dossier_id"], row["dossier_code"], int(row["status"]), row["at"],
                        row["note"], bool(row["result_ready"])).to_dict()
@@ -93,7 +89,7 @@ def _validate(body: Any) -> dict[str, Any]:
     except InvalidDocument as exc:
         raise BadRequest(str(exc), f"Mã trạng thái không hợp lệ (1..10): {body.get('status')!r}",
                          code="invalid_status") from exc
-    at = body.get("at") or _utc(time.time())
+    at = body.get("at") or format_utc()
     if not isinstance(at, str) or len(at) != _TIMESTAMP_LEN or not at.endswith("Z") or at[10] != "T":
         raise BadRequest("at: must be YYYY-MM-DDTHH:MM:SSZ (UTC)", "Thời điểm phải có dạng YYYY-MM-DDTHH:MM:SSZ")
     note = body.get("note", "")

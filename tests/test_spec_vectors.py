@@ -37,3 +37,18 @@ def test_canonical_rules_from_spec():
     assert canonical_json("\u0001\n\"\\/é") == '"\\u0001\\n\\"\\\\/é"'.encode("utf-8")
     # UTF-16 ordering: U+E000 sorts after U+1F600 (a surrogate pair starts with 0xD83D)
     assert canonical_json({"\ue000": 1, "\U0001f600": 2}) == '{"\U0001f600":2,"\ue000":1}'.encode("utf-8")
+
+
+def test_timestamps_are_utc_to_the_second():
+    from datetime import datetime, timedelta, timezone
+
+    from sync_protocol.timestamps import format_utc, parse_utc
+
+    assert format_utc(0) == "1970-01-01T00:00:00Z"
+    hanoi = datetime(2026, 11, 27, 8, 30, 15, 999000, tzinfo=timezone(timedelta(hours=7)))
+    assert format_utc(hanoi) == "2026-11-27T01:30:15Z"
+    assert parse_utc("2026-11-27T01:30:15Z") == hanoi.replace(microsecond=0)
+    import pytest
+
+    with pytest.raises(ValueError):
+        parse_utc("2026-11-27 01:30:15")

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import tempfile
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +24,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from sync_protocol.timestamps import format_utc, parse_utc
 
 from ..catalogue import Catalogue
 from ..context import AgentContext
@@ -41,7 +42,7 @@ MAX_UPLOAD = 200 * 1024 * 1024
 def _local_time(value: str | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     if not value:
         return ""
-    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    moment = parse_utc(value)
     return moment.astimezone(VIETNAM).strftime(fmt)
 
 
@@ -136,7 +137,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
             seal_all(ctx)
             report = sync_once(ctx)
             sent = send_pending(ctx)
-            summary = {"at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "committed": len(report.committed),
+            summary = {"at": format_utc(), "committed": len(report.committed),
                        "rejected": len(report.rejected), "unreachable": report.unreachable, "messages": sent["sent"]}
             with ctx.outbox.transaction():
                 ctx.outbox.set_state("ui:last_sync", json.dumps(summary))

@@ -1,0 +1,24 @@
+"""The protocol's timestamp form: RFC 3339 in UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`.
+
+Used in manifests, receipts, status events and bundles, and by both ends for
+what they store; one formatter and one parser so no copy drifts.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_utc(moment: datetime | float | None = None) -> str:
+    """A datetime (aware), a Unix time, or now, as the protocol's timestamp."""
+    if moment is None:
+        moment = datetime.now(timezone.utc)
+    elif not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    return moment.astimezone(timezone.utc).strftime(FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse a protocol timestamp into an aware UTC datetime; ValueError if it is not one."""
+    return datetime.strptime(text, FORMAT).replace(tzinfo=timezone.utc)
