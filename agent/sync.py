@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -125,14 +124,10 @@ def ordered_deliverable(ctx: AgentContext) -> list[Dossier]:
     """Deliverable dossiers in priority order (see the module docstring)."""
     outbox = ctx.outbox
     dossiers = outbox.deliverable()
-    extra: dict[str, tuple] = {}
-    try:
-        rows = outbox.conn.execute("SELECT d.id, COALESCE(d.due_at, i.due_at), d.uploaded_at FROM dossiers d"
-                                   " LEFT JOIN intake i ON i.dossier_id = d.id WHERE d.state IN ('sealed','uploading')")
-    except sqlite3.OperationalError:  # no intake table in this database
-        rows = outbox.conn.execute("SELECT id, due_at, uploaded_at FROM dossiers WHERE state IN ('sealed','uploading')")
-    for dossier_id, due, uploaded in rows:
-        extra[dossier_id] = (due, uploaded)
+    # the intake table exists in every outbox (schema step 2), filled for dossiers taken in at the desk
+    rows = outbox.conn.execute("SELECT d.id, COALESCE(d.due_at, i.due_at), d.uploaded_at FROM dossiers d"
+                               " LEFT JOIN intake i ON i.dossier_id = d.id WHERE d.state IN ('sealed','uploading')")
+    extra: dict[str, tuple] = {dossier_id: (due, uploaded) for dossier_id, due, uploaded in rows}
     days = timedelta(days=ctx.config.settings.default_due_days)
 
     def key(d: Dossier) -> tuple:
