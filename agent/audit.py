@@ -7,27 +7,21 @@ hashes and counts only. `motcua audit` shows and verifies it.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from sync_protocol.audit_chain import GENESIS, make_entry, verify_entries
+from sync_protocol.audit_chain import GENESIS, login_actor, make_entry, verify_entries
 
 log = logging.getLogger("motcua.agent.audit")
 
 
 def operator() -> str:
     """The desk operator's login (MOTCUA_OPERATOR, else the OS user)."""
-    try:
-        login = os.environ.get("MOTCUA_OPERATOR") or getpass.getuser()
-    except (KeyError, OSError):
-        login = "unknown"
-    return "op:" + "".join(c for c in login if c.isalnum() or c in "._-")[:40]
+    return login_actor("op")
 
 
 class AuditLog:

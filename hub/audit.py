@@ -9,13 +9,11 @@ No personal data: details are ids, codes, hashes and counts only.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import logging
-import os
 from typing import Any
 
-from sync_protocol.audit_chain import GENESIS, make_entry, verify_entries
+from sync_protocol.audit_chain import GENESIS, login_actor, make_entry, verify_entries
 
 from .storage.metadata import MetadataDB, Tx
 
@@ -24,11 +22,7 @@ log = logging.getLogger("motcua.hub.audit")
 
 def admin_actor() -> str:
     """The login of the administrator running a `motcua hub …` command."""
-    try:
-        login = os.environ.get("MOTCUA_OPERATOR") or getpass.getuser()
-    except (KeyError, OSError):
-        login = "unknown"
-    return "admin:" + "".join(c for c in login if c.isalnum() or c in "._-")[:40]
+    return login_actor("admin")
 
 
 def record(tx: Tx, now: int, actor: str, action: str, dossier_id: str | None = None, **detail: Any) -> dict[str, Any]:

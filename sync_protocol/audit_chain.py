@@ -12,6 +12,8 @@ entry breaks every hash after it, which `verify_entries` reports.
 """
 from __future__ import annotations
 
+import getpass
+import os
 import re
 from typing import Any, Iterable
 
@@ -67,3 +69,13 @@ def verify_entries(entries: Iterable[dict[str, Any]]) -> list[str]:
             problems.append(f"seq {entry['seq']}: entry was altered (hash mismatch)")
         prev, expected_seq = entry["entry_hash"], entry["seq"] + 1
     return problems
+
+
+def login_actor(prefix: str) -> str:
+    """`<prefix>:<login>` for the person running this process: MOTCUA_OPERATOR, else the OS
+    login, reduced to safe characters (an actor name, never free text)."""
+    try:
+        login = os.environ.get("MOTCUA_OPERATOR") or getpass.getuser()
+    except (KeyError, OSError):
+        login = "unknown"
+    return f"{prefix}:" + "".join(c for c in login if c.isalnum() or c in "._-")[:40]
