@@ -81,30 +81,35 @@ def _key_usage(*, sign_certs: bool) -> x509.KeyUsage:
                          encipher_only=False, decipher_only=False)
 
 
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "motcua"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _certificate(subject: x509.Name, public_key: ec.EllipticCurvePublicKey, issuer: x509.Name,
+                 issuer_key: ec.EllipticCurvePrivateKey, *, is_ca: bool, now: datetime) -> x509.Certificate:
+    """A certificate valid from an hour ago for VALIDITY_DAYS; a CA may only issue end-entity certificates."""
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+               .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+               .not_valid_after(now + timedelta(days=VALIDITY_DAYS))
+               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=0 if is_ca else None), critical=True)
+               .add_extension(_key_usage(sign_certs=is_ca), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+    if issuer != subject:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
 def create_chain(directory: Path, device_label: str) -> None:
     """Create a device CA and a document-signing certificate it issues (ECDSA P-256, files 0600)."""
     now = datetime.now(timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "motcua"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"motcua device CA {device_label}")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-          .not_valid_after(now + timedelta(days=VALIDITY_DAYS))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(_key_usage(sign_certs=True), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca_name = _name(f"motcua device CA {device_label}")
+    ca = _certificate(ca_name, ca_key.public_key(), ca_name, ca_key, is_ca=True, now=now)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "motcua"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"motcua document signer {device_label}")])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(days=VALIDITY_DAYS))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(sign_certs=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = _certificate(_name(f"motcua document signer {device_label}"), key.public_key(), ca_name, ca_key,
+                        is_ca=False, now=now)
     # keys first, certificates last: a crash in between leaves no certificate without its key
     write_file_atomic(directory / "ca_key.pem", _pem_key(ca_key), mode=0o600)
     write_file_atomic(directory / "signer_key.pem", _pem_key(key), mode=0o600)
