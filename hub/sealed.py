@@ -104,7 +104,7 @@ def _decrypt_into_store(state: HubState, name: str, cipher_sha: str, plain_sha: 
         if (result.plain_sha256, result.plain_size) != (plain_sha, plain_size):
             raise Unprocessable(f"object {name} decrypts to other content than the manifest names",
                                 f"Tệp {name} sau giải mã không khớp bản kê khai", code="plaintext_mismatch")
-        state.objects.put_file(Path(tmp), plain_sha)
+        state.objects.adopt_file(Path(tmp), plain_sha)
     except DecryptionError as exc:
         log.warning("object_undecryptable object=%s error=%s", cipher_sha[:12], exc)
         raise Unprocessable(f"object {name} cannot be decrypted with this hub's key: {exc}",

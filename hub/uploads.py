@@ -130,18 +130,15 @@ def _finish(state: HubState, device: Device, row: dict[str, Any]) -> None:
     upload_id = row["upload_id"]
     path = state.storage.uploads.stage_complete(upload_id)
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != row["sha256"]:
+        try:
+            state.objects.adopt_file(path, row["sha256"])  # verifies the declared sha256 first
+        except ObjectCorrupt as exc:
             state.storage.uploads.delete(upload_id)
             state.db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
             log.warning("upload_hash_mismatch upload=%s device=%s", upload_id, device.device_id)
             raise Unprocessable("uploaded bytes do not hash to the declared sha256; upload discarded",
                                 "Dữ liệu tải lên không khớp mã băm đã khai báo; đã huỷ phiên tải lên",
-                                code="object_hash_mismatch")
-        state.objects.put_file(path, row["sha256"])
+                                code="object_hash_mismatch") from exc
     finally:
         state.storage.uploads.cleanup_staged(upload_id, path)
     state.storage.uploads.delete(upload_id)

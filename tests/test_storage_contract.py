@@ -159,6 +159,19 @@ def test_object_whose_bytes_do_not_match_its_address_is_refused(storage, tmp_pat
     assert not storage.objects.has(wrong)
 
 
+def test_adopted_file_is_taken_only_when_it_matches_its_address(storage, tmp_path):
+    path, sha = _file(tmp_path, b"a finished upload")
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    with pytest.raises(ObjectCorrupt):
+        storage.objects.adopt_file(path, wrong)
+    assert path.exists() and not storage.objects.has(wrong)  # left for the caller to discard
+    storage.objects.adopt_file(path, sha)
+    assert not path.exists() and storage.objects.verify(sha) == len(b"a finished upload")
+    again, _ = _file(tmp_path, b"a finished upload")
+    storage.objects.adopt_file(again, sha)  # already held: the temporary is just dropped
+    assert not again.exists() and storage.objects.has(sha)
+
+
 def test_missing_or_rotten_object_fails_verification(backend, tmp_path):
     config, storage = backend
     with pytest.raises(ObjectCorrupt):

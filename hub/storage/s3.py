@@ -123,6 +123,11 @@ class S3ObjectStore:
                 return False
             raise
 
+    def adopt_file(self, path: Path, sha256: str) -> None:
+        """Upload (verified), then drop the local temporary."""
+        self.put_file(path, sha256)
+        Path(path).unlink(missing_ok=True)
+
     def put_file(self, path: Path, sha256: str) -> None:
         actual, _ = _sha256_file(path)
         if actual != sha256:
