@@ -1,16 +1,13 @@
 """The desk agent: capture dossiers, seal them, queue them durably, deliver them exactly once.
 
-Modules:
-  config       AgentConfig: the agent home directory and settings (config.json)
-  errors       MotcuaError hierarchy; every error carries Vietnamese and English text and a hint
-  ids          dossier ids (UUIDv7) and offline dossier codes
-  outbox       the local store: SQLite outbox + content-addressed blob store
-  identity     device key and enrolment with the hub
-  hub_client   the HTTP client for the hub API (signed requests, tus uploads)
-  capture      import files into a new captured dossier
-  seal         seal a dossier: signed manifest on the device's hash chain
-  sync         deliver sealed dossiers, verify receipts, purge
-  runner       the `motcua run` loop (tenacity backoff)
-  crashpoints  named points where a test can SIGKILL the agent
-  cli          the `motcua` command (thin layer over the above)
+Sub-packages, by concern (docs/architecture.md has the map and the import rules, tests/test_import_rules.py
+enforces them):
+  capture/    pages in: scanner batches, hot folder, file import, sample pages
+  sealing/    make a dossier immutable: PAdES signing (file key or PKCS#11), encryption at rest, signed manifest
+  outbox/     the durable queue: SQLite schema and migrations, content-addressed blobs, ids and dossier codes
+  delivery/   move bytes and events: hub client, enrolment, sync, status feed, USB bundles, envelope uploads, runner
+  desk/       desk workflows: intake, catalogue, calendar and due dates, slips, notifications, courier tasks
+  ops/        running it: doctor, metrics, service files, audit log
+  cli/, web/  thin layers that parse, call and print
+Top-level modules are the shared kernel every package may use: errors, config, context, crashpoints.
 """

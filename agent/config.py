@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.errors import NotInitialised, StorageError
 from sync_protocol.castore import write_file_atomic
-
-from .errors import NotInitialised, StorageError
 
 
 def default_home() -> Path:

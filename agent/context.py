@@ -10,12 +10,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agent.config import AgentConfig, default_home
+from agent.delivery.hub_client import HubClient
+from agent.errors import NotInitialised, StorageError
+from agent.outbox.store import Outbox
 from sync_protocol.keys import private_key_from_pem, public_key_from_text
-
-from .config import AgentConfig, default_home
-from .errors import NotInitialised, StorageError
-from .hub_client import HubClient
-from .outbox import Outbox
 
 
 @dataclass

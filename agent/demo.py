@@ -19,11 +19,10 @@ from pathlib import Path
 
 import requests
 
+from agent.capture.sample_pages import sample_dossier
 from sync_protocol.keys import public_key_from_text
 from sync_protocol.receipt import verify_receipt
 from sync_protocol.signed_document import Envelope
-
-from .sample_pages import sample_dossier
 
 AGENCY = "000.00.01.H29"
 SITE = "UBND xã Mẫu (demo)"

@@ -27,7 +27,7 @@ import img2pdf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.document_signing import FileDocumentSigner, sign_pdf, verify_pdf  # noqa: E402
+from agent.sealing.pdf_signing import FileDocumentSigner, sign_pdf, verify_pdf  # noqa: E402
 from scanners import synthetic  # noqa: E402
 from scanners.ocr import ocr_available  # noqa: E402
 from scanners.pages import Page  # noqa: E402

@@ -93,8 +93,8 @@ def prepare_desk(args: tuple[str, str, str, int, int]) -> float:
     """Enrol one desk and queue+seal its dossiers; return the enrolment latency."""
     home, url, token, index, dossiers = args
     from agent.context import AgentContext
-    from agent.identity import enrol
-    from agent.seal import seal_all
+    from agent.delivery.enrolment import enrol
+    from agent.sealing.seal import seal_all
 
     ctx = AgentContext.open(home)
     started = time.perf_counter()
@@ -114,7 +114,7 @@ def deliver_slice(args: tuple[list[tuple[str, str]], int, float]) -> dict:
     """In a client process: sync the given desks with `threads` threads, starting at `start_at`."""
     desks, threads, start_at = args
     from agent.context import AgentContext
-    from agent.sync import sync_once
+    from agent.delivery.sync import sync_once
 
     commit_latency: list[float] = []
     sync_latency: list[float] = []

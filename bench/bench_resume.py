@@ -37,12 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from agent.capture import import_files  # noqa: E402
+from agent.capture.files import import_files  # noqa: E402
 from agent.context import AgentContext  # noqa: E402
-from agent.identity import enrol  # noqa: E402
-from agent.sample_pages import noise_pdf  # noqa: E402
-from agent.seal import seal_dossier  # noqa: E402
-from agent.sync import sync_once  # noqa: E402
+from agent.delivery.enrolment import enrol  # noqa: E402
+from agent.capture.sample_pages import noise_pdf  # noqa: E402
+from agent.sealing.seal import seal_dossier  # noqa: E402
+from agent.delivery.sync import sync_once  # noqa: E402
 from tests.conftest import SITE, HubProcess  # noqa: E402  (the same real hub process the tests use)
 
 MiB, KiB = 1024 * 1024, 1024

@@ -33,7 +33,7 @@ def lagging(data: Path, days: float, as_json: bool) -> None:
 
 
 def _progress(operation: str):  # type: ignore[no-untyped-def]
-    from agent.progress import progress_reporter
+    from hub.progress import progress_reporter
 
     return progress_reporter(operation, unit="obj")
 

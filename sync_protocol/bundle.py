@@ -1,7 +1,7 @@
 """Offline bundle layout: sealed dossiers to the hub and receipts back, on a removable drive.
 
 Pure format code (names, index documents, validation); writing and reading
-files is agent/bundle.py and hub/bundles.py. Layout under the chosen directory:
+files is agent/delivery/bundles.py and hub/bundles.py. Layout under the chosen directory:
 
     motcua-bundle-<device_id>/            written by `motcua bundle export DIR`
         index.json                        written LAST: no index = incomplete bundle

@@ -1,6 +1,6 @@
 """The status feed format (hub -> agent): per-site status events with a monotonic cursor.
 
-One event, as JSON (see also agent/notifications.py and docs/protocol.md):
+One event, as JSON (see also agent/desk/notifications.py and docs/protocol.md):
 
     {"cursor": 17, "dossier_id": "<uuid>", "dossier_code": "000.00.01.H29-261127-0001",
      "status": 9, "status_name": "decided", "at": "2026-11-27T08:00:00Z",

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from agent.context import AgentContext
-from agent.identity import enrol
-from agent.sample_pages import sample_dossier
+from agent.delivery.enrolment import enrol
+from agent.capture.sample_pages import sample_dossier
 
 from .child_process import ChildProcess
 
@@ -89,6 +89,14 @@ class HubProcess(ChildProcess):
 
     def log_text(self) -> str:
         return self.log_path.read_text("utf-8", "replace") if self.log_path and self.log_path.exists() else ""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def desk_workflows_subscribed() -> None:
+    """As the CLI and the web UI do at start-up: the desk's handlers listen to delivery's events."""
+    from agent.desk.workflows import subscribe
+
+    subscribe()
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import sqlite3
 
 import pytest
 
-from agent.audit import AuditLog
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.ops.audit import AuditLog
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 from sync_protocol.audit_chain import check_detail
 
 from .conftest import SITE, HubProcess, run_motcua

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.at_rest import manifest_for_transport
-from agent.hub_client import HubClient
-from agent.seal import seal_all
-from agent.sync import sync_once
+from agent.sealing.at_rest import manifest_for_transport
+from agent.delivery.hub_client import HubClient
+from agent.sealing.seal import seal_all
+from agent.delivery.sync import sync_once
 
 from .conftest import HubProcess, run_motcua
 from .fixtures_servers import quick_dossier

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.sync import sync_once
+from agent.delivery.sync import sync_once
 from sync_protocol.bundle import INDEX_NAME, bundle_dir_name
 from sync_protocol.keys import public_key_from_text
 from sync_protocol.receipt import verify_receipt

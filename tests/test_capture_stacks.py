@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.batch_capture import capture_files, print_cover_sheet
+from agent.capture.stacks import capture_files, print_cover_sheet
 from agent.errors import InputError
-from agent.hotfolder import hot_folder
-from agent.scan_batches import ScanStopped, open_batches, scan
+from agent.capture.hotfolder import hot_folder
+from agent.capture.scanning import ScanStopped, open_batches, scan
 from scanners import synthetic
 from scanners.cover_sheets import DOSSIER, render_cover
 from scanners.sane import ScanSettings

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from agent.catalogue import SAMPLE, Catalogue, CatalogueInvalid, import_catalogue
+from agent.desk.catalogue import SAMPLE, Catalogue, CatalogueInvalid, import_catalogue
 
 from .conftest import run_motcua
 

@@ -7,11 +7,11 @@ import json
 import pytest
 from PIL import Image
 
-from agent.courier import (handover, list_tasks, pending_proofs, record_delivery, record_failed_attempt, verify_proof,
+from agent.desk.courier import (handover, list_tasks, pending_proofs, record_delivery, record_failed_attempt, verify_proof,
                            Gps, mark_proofs_synced)
 from agent.errors import InputError
-from agent.intake import IntakeForm, take_in
-from agent.notifications import on_status_event
+from agent.desk.intake import IntakeForm, take_in
+from agent.desk.workflows import on_status_event
 from sync_protocol.errors import SignatureInvalid
 from sync_protocol.signed_document import Envelope
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from agent.courier import list_tasks, pending_proofs, record_delivery
-from agent.feed import events_of
-from agent.intake import IntakeForm, take_in
-from agent.sync import sync_once
+from agent.desk.courier import list_tasks, pending_proofs, record_delivery
+from agent.delivery.feed import events_of
+from agent.desk.intake import IntakeForm, take_in
+from agent.delivery.sync import sync_once
 
 from .conftest import run_motcua
 from .test_courier import png

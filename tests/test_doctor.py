@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.doctor import FAIL, OK, WARN, Check, _Hub, check_clock, check_disk, run_doctor
+from agent.ops.doctor import FAIL, OK, WARN, Check, _Hub, check_clock, check_disk, run_doctor
 
 from .conftest import run_motcua
 from .fixtures_servers import quick_dossier
@@ -107,7 +107,7 @@ def test_clock_offset_and_disk_thresholds(agent, monkeypatch):
     hub.offset = -700
     warned = check_clock(agent, hub)
     assert warned.status == WARN and "-700" in warned.message_vi and "time sync" in warned.hint
-    monkeypatch.setattr("agent.doctor.DISK_FAIL", 1 << 62)  # pretend the disk needs more than exists
+    monkeypatch.setattr("agent.ops.doctor.DISK_FAIL", 1 << 62)  # pretend the disk needs more than exists
     assert check_disk(agent, hub).status == FAIL
 
 
@@ -115,7 +115,7 @@ def test_a_crashing_check_is_reported_as_a_failure(agent, monkeypatch):
     def explode(ctx, hub) -> Check:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("agent.doctor.CHECKS", [explode])
+    monkeypatch.setattr("agent.ops.doctor.CHECKS", [explode])
     report = run_doctor(agent)
     assert report.exit_code == 2 and report.checks[0].name == "explode" and "boom" in report.checks[0].message_en
 

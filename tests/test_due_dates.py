@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.due_dates import ClockPause, Finished, due_at, late_statistics, late_working_days, receipt_day, vn
+from agent.desk.due_dates import ClockPause, Finished, due_at, late_statistics, late_working_days, receipt_day, vn
 from agent.errors import InputError
-from agent.holidays import DEFAULT_TABLE, HolidayCalendar
-from agent.lunar import lunar_to_solar, solar_to_lunar, tet
+from agent.desk.holidays import DEFAULT_TABLE, HolidayCalendar
+from agent.desk.lunar import lunar_to_solar, solar_to_lunar, tet
 
 
 @pytest.fixture(scope="module")

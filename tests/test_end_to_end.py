@@ -61,7 +61,7 @@ def test_scan_seal_sync_receipt_status(hub, agent_home, pages):
 
 
 def test_queue_table_shows_code_state_size_attempts(hub, agent, agent_home, pages):
-    from agent.capture import import_files
+    from agent.capture.files import import_files
 
     dossier = import_files(agent, pages, "1.004222", "counter")
     table = run_motcua("queue", home=agent_home)

@@ -18,11 +18,11 @@ import img2pdf
 import pikepdf
 import pytest
 
-from agent.capture import import_files
+from agent.capture.files import import_files
 from agent.context import AgentContext
 from agent.errors import InputError
-from agent.identity import enrol
-from agent.sample_pages import sample_dossier
+from agent.delivery.enrolment import enrol
+from agent.capture.sample_pages import sample_dossier
 
 from .conftest import ROOT, SITE, HubProcess, assert_clean_failure, run_motcua
 

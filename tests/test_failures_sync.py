@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from agent.capture import import_files
-from agent.sample_pages import noise_pdf
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.capture.files import import_files
+from agent.capture.sample_pages import noise_pdf
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 
 from .conftest import ROOT, assert_clean_failure, queue_json, run_motcua
 

@@ -17,10 +17,10 @@ import time
 import pytest
 import requests
 
-from agent.capture import import_files
-from agent.ids import new_dossier_id, utc_timestamp
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.capture.files import import_files
+from agent.outbox.ids import new_dossier_id, utc_timestamp
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 from sync_protocol.canonical import canonical_json, sha256_hex
 from sync_protocol.keys import b64url, b64url_decode, generate_private_key
 from sync_protocol.manifest import Manifest, PayloadObject, sign_manifest

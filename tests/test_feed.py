@@ -7,9 +7,9 @@ import sqlite3
 import requests
 
 from agent.context import AgentContext
-from agent.feed import pull_feed
-from agent.identity import enrol
-from agent.sync import sync_once
+from agent.delivery.feed import pull_feed
+from agent.delivery.enrolment import enrol
+from agent.delivery.sync import sync_once
 
 from .chaos.dossiers import make_dossier
 from .conftest import AGENCY, queue_json, run_motcua

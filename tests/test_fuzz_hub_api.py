@@ -15,8 +15,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from agent.context import AgentContext
-from agent.identity import enrol
-from agent.hub_client import HubClient
+from agent.delivery.enrolment import enrol
+from agent.delivery.hub_client import HubClient
 
 from .conftest import SITE, HubProcess
 

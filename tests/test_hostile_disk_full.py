@@ -14,9 +14,9 @@ import requests
 
 from agent.context import AgentContext
 from agent.errors import StorageError
-from agent.identity import enrol
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.delivery.enrolment import enrol
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 
 from .conftest import SITE, HubProcess
 from .trust_support import captured_dossier

@@ -16,9 +16,9 @@ import struct
 import pytest
 import requests
 
-from agent.at_rest import hub_encryption_key
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.sealing.at_rest import hub_encryption_key
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 from sync_protocol.canonical import canonical_json
 from sync_protocol.encryption import encrypt_bytes
 from sync_protocol.manifest import SCHEMA

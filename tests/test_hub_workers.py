@@ -7,9 +7,9 @@ import signal
 import threading
 
 from agent.context import AgentContext
-from agent.identity import enrol
-from agent.seal import seal_all
-from agent.sync import sync_once
+from agent.delivery.enrolment import enrol
+from agent.sealing.seal import seal_all
+from agent.delivery.sync import sync_once
 from hub.storage.locks import FileLocker
 
 from .conftest import SITE, HubProcess

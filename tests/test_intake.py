@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.due_dates import vn
-from agent.ids import dossier_code
-from agent.intake import IntakeForm, IntakeInvalid, check_citizen_id, get_intake, normalise_phone, take_in
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.desk.due_dates import vn
+from agent.outbox.ids import dossier_code
+from agent.desk.intake import IntakeForm, IntakeInvalid, check_citizen_id, get_intake, normalise_phone, take_in
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 
 GOOD = {"applicant_name": "Nguyễn Thị Ánh Tuyết", "citizen_id": "079190001234", "birth_year": "1990",
         "phone": "0912 345 678", "address": "Số 5, ấp Phước Lợi, xã Tân Phú", "procedure_code": "1.004222",
@@ -45,7 +45,7 @@ def test_phone_forms():
 
 
 def test_form_reports_every_bad_field():
-    from agent.catalogue import Catalogue
+    from agent.desk.catalogue import Catalogue
 
     form = IntakeForm.from_mapping({**GOOD, "applicant_name": "", "citizen_id": "123", "phone": "abc",
                                     "procedure_code": "9.999999", "return_method": "drone"})
@@ -56,7 +56,7 @@ def test_form_reports_every_bad_field():
 
 
 def test_postal_return_needs_phone_and_a_postal_procedure():
-    from agent.catalogue import Catalogue
+    from agent.desk.catalogue import Catalogue
 
     catalogue = Catalogue.for_home(None)
     with pytest.raises(IntakeInvalid) as err:
@@ -138,7 +138,7 @@ def test_two_real_outboxes_never_collide(captures, blocks):
     import tempfile
     from pathlib import Path
 
-    from agent.outbox import Outbox
+    from agent.outbox.store import Outbox
 
     with tempfile.TemporaryDirectory() as tmp:
         boxes = [Outbox(Path(tmp) / f"d{i}.db", Path(tmp) / f"blobs{i}") for i in (0, 1)]

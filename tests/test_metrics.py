@@ -6,8 +6,8 @@ import json
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.seal import seal_all
-from agent.sync import sync_once
+from agent.sealing.seal import seal_all
+from agent.delivery.sync import sync_once
 
 from .conftest import SITE, run_motcua
 from .fixtures_servers import quick_dossier

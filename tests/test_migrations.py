@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.outbox import SCHEMA_VERSION as OUTBOX_VERSION
-from agent.outbox import Outbox
+from agent.outbox.store import SCHEMA_VERSION as OUTBOX_VERSION
+from agent.outbox.store import Outbox
 from hub.config import HubConfig
 from hub.storage import open_storage
 from hub.storage.metadata import MIGRATIONS, SCHEMA_VERSION

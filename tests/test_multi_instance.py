@@ -16,12 +16,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agent.at_rest import manifest_for_transport
+from agent.sealing.at_rest import manifest_for_transport
 from agent.context import AgentContext
-from agent.hub_client import HubClient
-from agent.identity import enrol
-from agent.seal import seal_all
-from agent.sync import sync_once
+from agent.delivery.hub_client import HubClient
+from agent.delivery.enrolment import enrol
+from agent.sealing.seal import seal_all
+from agent.delivery.sync import sync_once
 from sync_protocol.receipt import verify_receipt
 from sync_protocol.signed_document import Envelope
 

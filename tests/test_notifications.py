@@ -7,12 +7,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from agent.due_dates import vn
+from agent.desk.due_dates import vn
 from agent.errors import InputError
-from agent.intake import IntakeForm, current_due, get_intake, take_in
-from agent.notifications import (FileSender, WebhookSender, list_notifications, on_status_event, send_pending,
+from agent.desk.intake import IntakeForm, current_due, get_intake, take_in
+from agent.desk.workflows import on_status_event
+from agent.desk.notifications import (FileSender, WebhookSender, list_notifications, send_pending,
                                  sms_text, status_events)
-from agent.sync import sync_once
+from agent.delivery.sync import sync_once
 
 from .conftest import run_motcua
 from .test_intake import GOOD

@@ -7,9 +7,9 @@ import sqlite3
 import time
 
 from agent.context import AgentContext
-from agent.identity import enrol
-from agent.progress import progress_reporter, sync_progress
-from agent.seal import seal_all
+from agent.delivery.enrolment import enrol
+from agent.cli.progress import progress_reporter, sync_progress
+from agent.sealing.seal import seal_all
 
 from .conftest import SITE, run_motcua
 from .fixtures_servers import quick_dossier
@@ -75,7 +75,7 @@ def test_sync_progress_counts_bytes_of_the_whole_queue(hub, agent, caplog):
     seal_all(agent)
     total = sum(d.size_bytes for d in agent.outbox.deliverable())
     caplog.set_level(logging.INFO, logger="motcua.progress")
-    from agent.sync import sync_once
+    from agent.delivery.sync import sync_once
 
     with sync_progress(agent, force="log") as on_progress:
         report = sync_once(agent, on_progress)

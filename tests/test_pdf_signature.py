@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.document_signing import FileDocumentSigner, sign_documents, sign_pdf, verify_pdf
+from agent.sealing.document_signer import sign_documents
+from agent.sealing.pdf_signing import FileDocumentSigner, sign_pdf, verify_pdf
 from scanners import synthetic
 from scanners.pages import Page
 from scanners.pipeline import PipelineOptions, run_pipeline
@@ -46,8 +47,8 @@ def test_signature_validates_against_the_device_chain_and_one_byte_breaks_it(tmp
 
 def test_seal_signs_each_pdf_and_names_the_chain_in_the_manifest(agent, pages, monkeypatch):
     monkeypatch.setenv("MOTCUA_OCR", "off")
-    from agent.capture import import_files
-    from agent.seal import seal_dossier
+    from agent.capture.files import import_files
+    from agent.sealing.seal import seal_dossier
 
     dossier = import_files(agent, pages, "1.001193", "counter")
     [document] = agent.outbox.documents(dossier.id)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from agent.document_signing import sign_pdf, verify_pdf
+from agent.sealing.pdf_signing import sign_pdf, verify_pdf
 from agent.errors import StorageError
 
 from .trust_support import small_pdf
@@ -81,14 +81,14 @@ def _init_token(tmp_path: Path, conf: Path) -> Path:
 
 
 def _config(ca_path: Path, **overrides):
-    from agent.pkcs11_signer import PKCS11Config
+    from agent.sealing.pkcs11 import PKCS11Config
 
     return PKCS11Config(**{"module": MODULE, "token_label": "motcua", "key_label": "signer", "cert_label": "signer",
                            "ca_cert": str(ca_path), **overrides})
 
 
 def test_pdf_signed_in_the_token_validates_and_detects_changes(token):
-    from agent.pkcs11_signer import PKCS11DocumentSigner
+    from agent.sealing.pkcs11 import PKCS11DocumentSigner
 
     signer = PKCS11DocumentSigner(_config(token), pin=PIN)
     signed = sign_pdf(small_pdf("CHUNG THUC BAN SAO"), signer)
@@ -101,7 +101,7 @@ def test_pdf_signed_in_the_token_validates_and_detects_changes(token):
 
 
 def test_wrong_pin_or_missing_pin_gives_a_clear_error(token, monkeypatch):
-    from agent.pkcs11_signer import _SESSIONS, PKCS11DocumentSigner
+    from agent.sealing.pkcs11 import _SESSIONS, PKCS11DocumentSigner
 
     for session in list(_SESSIONS.values()):  # log out, so the wrong PIN really reaches the token
         session.close()
@@ -118,8 +118,8 @@ def test_seal_signs_with_the_token_when_configured(token, hub, agent, monkeypatc
     """`docsign/pkcs11.json` switches the desk from the file key to the token; the hub's copy validates."""
     import json
 
-    from agent.seal import seal_dossier
-    from agent.sync import sync_once
+    from agent.sealing.seal import seal_dossier
+    from agent.delivery.sync import sync_once
     from hub.config import HubConfig
     from hub.state import HubState
 
@@ -134,7 +134,7 @@ def test_seal_signs_with_the_token_when_configured(token, hub, agent, monkeypatc
     [doc] = hub_rows(hub.data_dir, "SELECT plain_sha256 FROM dossier_documents")
     with HubState.open(HubConfig(data_dir=hub.data_dir)).objects.open(doc["plain_sha256"]) as handle:
         signed = handle.read()
-    from agent.pkcs11_signer import PKCS11Config, PKCS11DocumentSigner
+    from agent.sealing.pkcs11 import PKCS11Config, PKCS11DocumentSigner
 
     signer = PKCS11DocumentSigner(PKCS11Config.load(agent.config.home / "docsign" / "pkcs11.json"))
     assert verify_pdf(signed, signer.trust_roots()).valid

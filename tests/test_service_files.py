@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.service import render_service
+from agent.ops.service import render_service
 
 from .conftest import run_motcua
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode
 
-from agent.due_dates import vn
-from agent.slips import HandoverItem, ReceiptSlip, handover_pdf, receipt_slip_pdf
+from agent.desk.due_dates import vn
+from agent.desk.slips import HandoverItem, ReceiptSlip, handover_pdf, receipt_slip_pdf
 
 CODE = "000.00.01.H29-260211-1007"
 SLIP = ReceiptSlip(
@@ -68,7 +68,7 @@ def test_handover_record_lists_every_result(tmp_path):
 
 
 def test_slip_for_a_dossier_taken_in(agent, pages, tmp_path):
-    from agent.intake import IntakeForm, slip_for, take_in
+    from agent.desk.intake import IntakeForm, slip_for, take_in
 
     from .test_intake import GOOD
 

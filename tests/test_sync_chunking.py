@@ -7,7 +7,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.connectivity import LinkWatch
+from agent.delivery.connectivity import LinkWatch
 from sync_protocol.chunking import KIB, ChunkPolicy
 
 

@@ -5,7 +5,7 @@ import sqlite3
 
 import requests
 
-from agent.sync import ordered_deliverable, sync_once
+from agent.delivery.sync import ordered_deliverable, sync_once
 from sync_protocol.tus_client import TUS_HEADERS
 
 from .chaos.dossiers import make_dossier

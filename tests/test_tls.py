@@ -20,9 +20,9 @@ from cryptography.x509.oid import NameOID
 
 from agent.context import AgentContext
 from agent.errors import EnrolmentError
-from agent.identity import enrol
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.delivery.enrolment import enrol
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 
 from .conftest import SITE, HubProcess, assert_clean_failure, run_motcua
 from .trust_support import captured_dossier

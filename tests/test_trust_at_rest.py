@@ -13,9 +13,9 @@ import pikepdf
 
 import pytest
 
-from agent.at_rest import ARMOUR_PREFIX, manifest_for_transport
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.sealing.at_rest import ARMOUR_PREFIX, manifest_for_transport
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 from hub.config import HubConfig
 from hub.state import HubState
 from sync_protocol.encryption import decrypt_bytes, is_sealed
@@ -81,7 +81,7 @@ def test_hub_refuses_ciphertext_that_does_not_open_to_the_named_plaintext(hub, a
     """A device that lies about the plaintext (or encrypts to another key) gets no receipt."""
     import json
 
-    from agent.at_rest import plaintext_metadata, seal_manifest_text
+    from agent.sealing.at_rest import plaintext_metadata, seal_manifest_text
     from sync_protocol.canonical import canonical_json
     from sync_protocol.encryption import SealResult
     from sync_protocol.manifest import Manifest, PayloadObject, sign_manifest
@@ -97,7 +97,7 @@ def test_hub_refuses_ciphertext_that_does_not_open_to_the_named_plaintext(hub, a
                                                                                 doc.size),),
                         metadata={"pages": "1", **plaintext_metadata([(doc.name, liar)])})
     text = seal_manifest_text(canonical_json(sign_manifest(manifest, agent.device_key).to_dict()),
-                              __import__("agent.at_rest", fromlist=["x"]).hub_encryption_key(agent.config))
+                              __import__("agent.sealing.at_rest", fromlist=["x"]).hub_encryption_key(agent.config))
     with agent.outbox.transaction():
         agent.outbox.conn.execute("UPDATE dossiers SET signed_manifest=?, manifest_hash=? WHERE id=?",
                                   (text, manifest.hash, dossier.id))

@@ -9,9 +9,9 @@ import time
 
 import requests
 
-from agent.identity import rotate_device_key
-from agent.seal import seal_dossier
-from agent.sync import sync_once
+from agent.delivery.enrolment import rotate_device_key
+from agent.sealing.seal import seal_dossier
+from agent.delivery.sync import sync_once
 from sync_protocol.keys import generate_private_key
 from sync_protocol.request_signing import DeviceAuth, sign_request
 

@@ -130,7 +130,7 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
 
     from agent.context import AgentContext
-    from agent.courier import pending_proofs, verify_proof
+    from agent.desk.courier import pending_proofs, verify_proof
 
     ctx = AgentContext.open(agent_home)
     try:

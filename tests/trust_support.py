@@ -13,7 +13,7 @@ from pathlib import Path
 import pikepdf
 
 from agent.context import AgentContext
-from agent.outbox import Dossier
+from agent.outbox.store import Dossier
 
 #: a made-up applicant: the log-scan test looks for these and must find none
 APPLICANT = {"name": "Nguyễn Thị Hoà Bình", "id_number": "079190012345", "phone": "0912345678"}

@@ -25,13 +25,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from agent.context import AgentContext
+from agent.desk.catalogue import Catalogue
+from agent.errors import InputError, MotcuaError
+from agent.outbox.ids import VIETNAM
+from agent.web.i18n import Translator
 from sync_protocol.timestamps import format_utc, parse_utc
-
-from ..catalogue import Catalogue
-from ..context import AgentContext
-from ..errors import InputError, MotcuaError
-from ..ids import VIETNAM
-from .i18n import Translator
 
 log = logging.getLogger("motcua.agent.web")
 HERE = Path(__file__).parent
@@ -47,6 +46,9 @@ def _local_time(value: str | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
 
 
 def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastAPI:
+    from agent.desk.workflows import subscribe
+
+    subscribe()
     home = Path(home)
     app = FastAPI(title="motcua desk", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -100,13 +102,13 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     # -- dashboard ---------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request) -> HTMLResponse:
-        from ..notifications import list_notifications
+        from agent.desk.notifications import list_notifications
 
         with agent() as ctx:
             link = None
             if ctx.config.enrolled:
                 try:
-                    from ..hub_client import HubClient
+                    from agent.delivery.hub_client import HubClient
 
                     client = HubClient(ctx.config.hub_url, None, timeout=1.5)
                     try:
@@ -129,9 +131,9 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
 
     @app.post("/sync")
     def sync_now(request: Request) -> RedirectResponse:
-        from ..notifications import send_pending
-        from ..seal import seal_all
-        from ..sync import sync_once
+        from agent.delivery.sync import sync_once
+        from agent.desk.notifications import send_pending
+        from agent.sealing.seal import seal_all
 
         with sync_lock, agent() as ctx:
             seal_all(ctx)
@@ -161,7 +163,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     async def intake_submit(request: Request) -> Response:
         from fastapi.concurrency import run_in_threadpool
 
-        from ..intake import IntakeForm, IntakeInvalid, take_in
+        from agent.desk.intake import IntakeForm, IntakeInvalid, take_in
 
         form = request.state.form
         values = {k: form.get(k) for k in form.keys() if k not in ("scans", "csrf")}
@@ -193,9 +195,9 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     # -- dossier detail ------------------------------------------------------------
     @app.get("/dossiers/{ref}", response_class=HTMLResponse)
     def dossier_detail(request: Request, ref: str) -> HTMLResponse:
-        from ..courier import records_of
-        from ..intake import current_due, get_intake, pauses_of
-        from ..notifications import list_notifications, status_events
+        from agent.desk.courier import records_of
+        from agent.desk.intake import current_due, get_intake, pauses_of
+        from agent.desk.notifications import list_notifications, status_events
 
         with agent() as ctx:
             dossier = ctx.outbox.get(ref)
@@ -208,7 +210,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
 
     @app.get("/dossiers/{ref}/slip.pdf")
     def slip(ref: str, size: str = "A4") -> Response:
-        from ..intake import slip_for
+        from agent.desk.intake import slip_for
 
         with agent() as ctx:
             code, pdf = slip_for(ctx, ref, size if size in ("A4", "A5") else "A4")
@@ -218,14 +220,14 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     # -- status events and messages --------------------------------------------------
     @app.get("/events", response_class=HTMLResponse)
     def events(request: Request) -> HTMLResponse:
-        from ..notifications import list_notifications, status_events
+        from agent.desk.notifications import list_notifications, status_events
 
         with agent() as ctx:
             return render(request, "events.html", events=status_events(ctx), messages=list_notifications(ctx)[:200])
 
     @app.post("/notifications/send")
     def notifications_send(request: Request) -> RedirectResponse:
-        from ..notifications import retry_failed, send_pending
+        from agent.desk.notifications import retry_failed, send_pending
 
         with agent() as ctx:
             if request.state.form.get("retry"):
@@ -236,14 +238,14 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     # -- courier ------------------------------------------------------------------------
     @app.get("/courier", response_class=HTMLResponse)
     def courier_list(request: Request) -> HTMLResponse:
-        from ..courier import list_tasks
+        from agent.desk.courier import list_tasks
 
         with agent() as ctx:
             return render(request, "courier.html", tasks=list_tasks(ctx), batch=request.query_params.get("batch"))
 
     @app.post("/courier/handover")
     def courier_handover(request: Request) -> RedirectResponse:
-        from ..courier import handover
+        from agent.desk.courier import handover
 
         form = request.state.form
         with agent() as ctx:
@@ -259,7 +261,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
 
     @app.get("/courier/{ref}", response_class=HTMLResponse)
     def courier_task(request: Request, ref: str) -> HTMLResponse:
-        from ..courier import FAILURE_REASONS, _task
+        from agent.desk.courier import FAILURE_REASONS, _task
 
         with agent() as ctx:
             return render(request, "deliver.html", task=_task(ctx, ref), reasons=FAILURE_REASONS)
@@ -268,7 +270,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     async def courier_deliver(request: Request, ref: str) -> RedirectResponse:
         from fastapi.concurrency import run_in_threadpool
 
-        from ..courier import record_delivery
+        from agent.desk.courier import record_delivery
 
         form = request.state.form
         signature = _data_url(str(form.get("signature") or ""))
@@ -287,7 +289,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
 
     @app.post("/courier/{ref}/failed")
     def courier_failed(request: Request, ref: str) -> RedirectResponse:
-        from ..courier import record_failed_attempt
+        from agent.desk.courier import record_failed_attempt
 
         form = request.state.form
         with agent() as ctx:
@@ -308,7 +310,7 @@ def _data_url(value: str) -> bytes | None:
 
 
 def _gps(form: Any) -> Any:
-    from ..courier import Gps
+    from agent.desk.courier import Gps
 
     try:
         lat, lon = float(form.get("lat") or "nan"), float(form.get("lon") or "nan")

@@ -12,8 +12,8 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from agent.context import AgentContext
-from agent.outbox import Dossier
-from agent.seal import seal_dossier
+from agent.outbox.store import Dossier
+from agent.sealing.seal import seal_dossier
 
 
 def padded_pdf(size: int) -> bytes:

@@ -1,0 +1,200 @@
+"""HubClient: the agent's side of the hub API.
+
+Every request is signed with the device key (sync_protocol.request_signing);
+failures are translated into the agent's error hierarchy so callers decide by
+kind — unreachable (retry later), refused (dead-letter this dossier), not
+authorised (stop and tell the officer) — never by status code.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, BinaryIO, Callable
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from sync_protocol.errors import UploadError, UploadGone, UploadRejected, UploadTransportError
+from sync_protocol.request_signing import DeviceAuth
+from sync_protocol.tus_client import TusClient, UploadReport
+
+log = logging.getLogger("motcua.agent.hub")
+
+
+def _json_error(response: requests.Response) -> tuple[str, str, str]:
+    """(code, reason_en, reason_vi) from a hub error response."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    reason = str(body.get("reason") or response.reason or f"HTTP {response.status_code}")
+    return str(body.get("error") or "http_error"), reason, str(body.get("reason_vi") or reason)
+
+
+def raise_for_hub(response: requests.Response, what: str) -> None:
+    """Translate a non-2xx hub response into the agent's error kinds."""
+    if response.status_code < 400:
+        return
+    code, reason, reason_vi = _json_error(response)
+    status = response.status_code
+    if status == 401:
+        raise DeviceNotAuthorised(f"Trung tâm từ chối máy này: {reason_vi}", f"The hub refused this device: {reason}",
+                                  "Liên hệ quản trị viên tỉnh / contact the provincial IT administrator")
+    if status >= 500 or status in (408, 423, 429):
+        raise HubUnreachable(f"Trung tâm tạm thời lỗi ({status}) khi {what}: {reason_vi}",
+                             f"Hub temporarily failed ({status}) during {what}: {reason}",
+                             "Sẽ tự thử lại / will retry automatically")
+    raise DossierRefused(f"Trung tâm từ chối ({status}) khi {what}: {reason_vi}",
+                         f"Hub refused ({status}) during {what}: {reason}", code)
+
+
+class PinnedTLSAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS that also insists on one hub certificate (sha256 of its DER bytes).
+
+    The chain is still verified against the CA bundle; the pin replaces the host
+    name check, so a hub reached by IP address on a commune LAN still verifies.
+    """
+
+    def __init__(self, fingerprint_sha256: str):
+        self.fingerprint = fingerprint_sha256.replace(":", "").lower()
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self.fingerprint
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _HubSession(requests.Session):
+    """A session whose configured CA bundle wins over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
+
+    Plain requests lets those variables override `session.verify` (psf/requests#3829),
+    which would silently replace the desk's pinned CA with the system's.
+    """
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
+class HubClient:
+    """Signed requests to one hub."""
+
+    def __init__(self, base_url: str, device_key: Ed25519PrivateKey | None, *, timeout: float = 30.0,
+                 verify: bool | str = True, pin_sha256: str | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.session = _HubSession()
+        self.session.verify = verify
+        if pin_sha256:
+            self.session.mount("https://", PinnedTLSAdapter(pin_sha256))
+        self.session.headers["User-Agent"] = "motcua-agent/0.1"
+        if device_key is not None:
+            self.session.auth = DeviceAuth(device_key)
+        self.timeout = timeout
+        self.tus = TusClient(self.session, timeout=timeout)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
+        response = self._send(method, path, **kwargs)
+        raise_for_hub(response, what)
+        return response
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            offset_before = getattr(self.session.auth, "clock_offset", None)
+            response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+            if response.status_code == 401 and (_json_error(response)[0] == "clock_skew" or getattr(
+                    self.session.auth, "clock_offset", None) != offset_before):
+                # DeviceAuth has just learned the hub's clock from Date (HEAD answers carry no
+                # body to say so, hence the offset check): sign again once.
+                response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise HubUnreachable(f"Không xác thực được chứng thư TLS của trung tâm ({self.base_url}); chưa gửi gì.",
+                                 f"The hub's TLS certificate could not be verified at {self.base_url}; nothing was sent.",
+                                 "Kiểm tra tệp CA (--ca-bundle) và dấu vân tay đã ghim / check the CA bundle and "
+                                 "the pinned certificate") from exc
+        except requests.RequestException as exc:
+            raise HubUnreachable(f"Không kết nối được trung tâm ({self.base_url}).",
+                                 f"Cannot reach the hub at {self.base_url} ({exc.__class__.__name__}).",
+                                 "Sẽ tự thử lại khi có mạng / will retry when the link is back") from exc
+        return response
+
+    # -- endpoints --------------------------------------------------------------
+    def hello(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/hello", "probe").json()
+
+    def enrol(self, token: str, public_key: str, device_name: str, site: str | None) -> dict[str, Any]:
+        return self._request("POST", "/v1/enrol", "enrolment",
+                             json={"token": token, "public_key": public_key, "device_name": device_name,
+                                   "site": site}).json()
+
+    def has_object(self, sha256: str) -> bool:
+        response = self._send("HEAD", f"/v1/objects/{sha256}")
+        if response.status_code == 404:
+            return False
+        if response.status_code == 401:
+            response = self._explain_refusal(response)
+        raise_for_hub(response, "object lookup")
+        return True
+
+    def _explain_refusal(self, head_response: requests.Response) -> requests.Response:
+        """A HEAD answer has no body; ask an authenticated GET for the hub's reason (e.g. why the device was revoked)."""
+        probe = self._send("GET", "/v1/dossiers/00000000-0000-0000-0000-000000000000")
+        return probe if probe.status_code == 401 else head_response
+
+    def commit(self, signed_manifest: bytes, content_type: str = "application/json") -> dict[str, Any]:
+        """Commit a signed manifest: JSON, or sealed to the hub key (`SEALED_MANIFEST_TYPE`)."""
+        return self._request("POST", "/v1/commits", "commit", data=signed_manifest,
+                             headers={"Content-Type": content_type}).json()
+
+    def rotate_key(self, body: dict[str, str]) -> dict[str, Any]:
+        """Tell the hub this device's new public key (request signed by the key the hub knows)."""
+        return self._request("POST", "/v1/devices/self/key", "key rotation", json=body).json()
+
+    def post_envelope(self, path: str, signed_body: bytes, what: str) -> dict[str, Any]:
+        """POST a signed JSON envelope (e.g. a courier's proof of delivery to /v1/delivery-proofs)."""
+        return self._request("POST", path, what, data=signed_body, headers={"Content-Type": "application/json"}).json()
+
+    def feed(self, after: int, limit: int) -> dict[str, Any]:
+        """One page of the site's status events after cursor `after`."""
+        return self._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": limit}).json()
+
+    def dossier_status(self, dossier_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/dossiers/{dossier_id}", "status lookup").json()
+
+    # -- uploads (tus) ------------------------------------------------------------
+    def create_upload(self, length: int, sha256: str, name: str) -> str:
+        return self._tus(lambda: self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name}))
+
+    def upload(self, url: str, stream: BinaryIO, length: int, chunk_size: int | Callable[[], int],
+               on_progress: Callable[[int, int], None] | None = None,
+               known_offset: int | None = None) -> UploadReport:
+        """Resume `url` from the hub's durable offset (asked with HEAD unless `known_offset`).
+        Raises UploadGone if the hub forgot it."""
+        return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
+
+    def _tus(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except UploadGone:
+            raise
+        except UploadTransportError as exc:
+            raise HubUnreachable(f"Mất kết nối khi tải lên: {exc}", f"Upload interrupted: {exc}",
+                                 "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped") from exc
+        except UploadRejected as exc:
+            if exc.status == 401:
+                raise DeviceNotAuthorised(f"Trung tâm từ chối máy này: {exc.reason}",
+                                          f"The hub refused this device: {exc.reason}",
+                                          "Liên hệ quản trị viên tỉnh / contact the provincial IT administrator") from exc
+            raise DossierRefused(f"Trung tâm từ chối tệp tải lên: {exc.reason}", f"Hub refused the upload: {exc.reason}",
+                                 exc.code or "upload_refused") from exc
+        except UploadError as exc:
+            raise HubError(f"Lỗi tải lên: {exc}", f"Upload failed: {exc}") from exc

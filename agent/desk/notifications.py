@@ -1,0 +1,232 @@
+"""Citizen notifications and courier work derived from hub status events.
+
+The desk's status-event handler (agent.desk.workflows.on_status_event, subscribed to
+agent.delivery.status_events) calls `queue_notification` once per new event.
+Status event format (hub -> agent):
+
+    {"cursor": 17, "dossier_id": "<uuid>", "dossier_code": "000.00.01.H29-261127-0001",
+     "status": 9, "status_name": "decided", "at": "2026-11-27T08:00:00Z",
+     "note": "<short text, no personal data>", "result_ready_for_delivery": true}
+
+`status` uses the national portal codes 1..10 (see DESIGN.md).
+
+For each new event a notification record (Vietnamese text, plus an unaccented
+SMS form) is queued in the notification outbox — or, when the applicant left
+no phone, recorded as `no_contact` so the dashboard shows someone must tell
+the citizen by hand.
+
+`send_pending(ctx, sender)` hands queued notifications to a pluggable sender —
+`FileSender` (one JSON file per message, for a gateway to pick up) or
+`WebhookSender` (HTTP POST of JSON) — no real SMS/Zalo gateway here. A failed
+send stays queued with its error and is retried; after MAX_ATTEMPTS it shows
+as `failed`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+
+from agent.desk.due_dates import PAUSING_STATUSES, format_due
+from agent.errors import InputError
+from agent.outbox.ids import utc_timestamp
+from sync_protocol.castore import write_file_atomic
+from sync_protocol.timestamps import parse_utc as _parse_utc
+
+log = logging.getLogger("motcua.agent.notifications")
+TEMPLATES = Path(__file__).parent / "data" / "notification_templates.json"
+MAX_ATTEMPTS = 10
+STATES = ("queued", "sent", "failed", "no_contact")
+
+
+@lru_cache(maxsize=1)
+def templates() -> dict[str, Any]:
+    return json.loads(TEMPLATES.read_text("utf-8"))
+
+
+def sms_text(text: str, limit: int = 160) -> str:
+    """Unaccented form for plain SMS (GSM 7-bit): 'Hồ sơ đã có' -> 'Ho so da co'."""
+    folded = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    ascii_text = "".join(c for c in folded if unicodedata.category(c) != "Mn")
+    ascii_text = ascii_text.encode("ascii", "ignore").decode()
+    return ascii_text if len(ascii_text) <= limit else ascii_text[: limit - 3].rstrip() + "..."
+
+
+def check_event(event: Any) -> dict[str, Any]:
+    """Refuse malformed events with a message naming the field (the feed should never send one)."""
+    if not isinstance(event, dict):
+        raise InputError("Sự kiện trạng thái không hợp lệ.", "Status event must be an object.")
+    for key, kind in (("cursor", int), ("dossier_id", str), ("dossier_code", str), ("status", int), ("at", str)):
+        if not isinstance(event.get(key), kind) or isinstance(event.get(key), bool):
+            raise InputError(f"Sự kiện trạng thái thiếu/sai trường {key}.", f"Status event field {key} is missing or wrong.")
+    if not 1 <= event["status"] <= 10:
+        raise InputError("Mã trạng thái phải từ 1 đến 10.", f"Status {event['status']} is not 1..10.")
+    try:
+        _parse_utc(event["at"])
+    except ValueError:
+        raise InputError("Thời điểm sự kiện sai dạng.", f"Status event 'at' {event['at']!r} is not YYYY-MM-DDTHH:MM:SSZ.") from None
+    return event
+
+
+def render_text(event: dict[str, Any], intake: Any, agency: str, due: datetime | None) -> str | None:
+    """The Vietnamese message for this status, or None if this status is not notified."""
+    data = templates()
+    template = data["templates"].get(str(event["status"]))
+    if template is None:
+        return None
+    return_method = intake.return_method if intake else "counter"
+    values = {
+        "code": event["dossier_code"], "note": str(event.get("note") or "").strip(), "agency": agency,
+        "procedure": intake.data.get("procedure_name", intake.procedure_code) if intake else "",
+        "due": format_due(due) if due else "",
+        "return_text": data["return_text"].get(return_method, "").format(agency=agency),
+    }
+    text = template.format(**values).replace(" ()", "")
+    return " ".join(text.split())
+
+
+def queue_notification(ctx: Any, conn: Any, event: dict[str, Any], intake: Any) -> None:
+    """Inside the desk's status-event transaction: queue the citizen's message (or a visible no_contact)."""
+    from agent.desk.intake import current_due
+
+    due = current_due(ctx, intake, conn) if intake else None
+    text = render_text(event, intake, ctx.config.site or "bộ phận một cửa", due)
+    if text is None:
+        return
+    phone = (intake.applicant.get("phone") if intake else "") or ""
+    state = "queued" if phone else "no_contact"
+    conn.execute(
+        "INSERT OR IGNORE INTO notifications(dossier_id, dossier_code, cursor, channel, recipient, text, state,"
+        " attempts, created_at) VALUES (?,?,?,?,?,?,?,0,?)",
+        (event["dossier_id"], event["dossier_code"], event["cursor"], "sms", phone, text, state, utc_timestamp()))
+
+
+# -- senders ------------------------------------------------------------------------
+class SendFailed(Exception):
+    """The sender could not hand the message over; it stays queued."""
+
+
+class Sender(Protocol):
+    name: str
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Hand one message over durably, or raise SendFailed."""
+
+
+@dataclass
+class FileSender:
+    """Writes each message as `<directory>/<id>.json` (atomically) for an SMS/Zalo gateway to collect."""
+
+    directory: Path
+    name: str = "file"
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            write_file_atomic(Path(self.directory) / f"{message['id']:08d}.json",
+                              json.dumps(message, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o600)
+        except OSError as exc:
+            raise SendFailed(f"cannot write to {self.directory}: {exc.strerror}") from exc
+
+
+@dataclass
+class WebhookSender:
+    """POSTs each message as JSON; any 2xx is success. An optional bearer token is sent."""
+
+    url: str
+    token: str = ""
+    timeout: float = 10.0
+    name: str = "webhook"
+
+    def send(self, message: dict[str, Any]) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = requests.post(self.url, json=message, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise SendFailed(f"webhook unreachable ({type(exc).__name__})") from exc
+        if not 200 <= response.status_code < 300:
+            raise SendFailed(f"webhook answered HTTP {response.status_code}")
+
+
+def sender_from_config(home: Path | str) -> Sender:
+    """`<home>/notify.json`: {"sender": "webhook", "url": ..., "token": ...} or {"sender": "file", "dir": ...}.
+    Without it, messages go to `<home>/notifications-out/`."""
+    path = Path(home) / "notify.json"
+    if not path.exists():
+        return FileSender(Path(home) / "notifications-out")
+    try:
+        config = json.loads(path.read_text("utf-8"))
+        if config.get("sender") == "webhook":
+            return WebhookSender(str(config["url"]), str(config.get("token", "")), float(config.get("timeout", 10)))
+        if config.get("sender", "file") == "file":
+            return FileSender(Path(config.get("dir") or Path(home) / "notifications-out"))
+        raise ValueError(f"unknown sender {config.get('sender')!r}")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"Tệp cấu hình tin nhắn {path} không hợp lệ.", f"Notification config {path} is not valid: {exc}",
+                         'Ví dụ / e.g. {"sender": "webhook", "url": "http://127.0.0.1:9000/sms"}') from exc
+
+
+def send_pending(ctx: Any, sender: Sender | None = None, limit: int = 200) -> dict[str, int]:
+    """Hand queued notifications to the sender, oldest first. Returns counts."""
+    sender = sender or sender_from_config(ctx.config.home)
+    outbox = ctx.outbox
+    rows = outbox.conn.execute(
+        "SELECT id, dossier_id, dossier_code, cursor, channel, recipient, text, created_at FROM notifications"
+        " WHERE state='queued' ORDER BY id LIMIT ?", (limit,)).fetchall()
+    counts = {"sent": 0, "failed": 0}
+    for row in rows:
+        message = {"id": row[0], "dossier_code": row[2], "channel": row[4], "to": row[5], "text": row[6],
+                   "sms_text": sms_text(row[6]), "created_at": row[7], "agency": ctx.config.site}
+        try:
+            sender.send(message)
+        except SendFailed as exc:
+            with outbox.transaction() as conn:
+                conn.execute("UPDATE notifications SET attempts=attempts+1, last_error=?,"
+                             " state=CASE WHEN attempts+1>=? THEN 'failed' ELSE 'queued' END WHERE id=?",
+                             (str(exc)[:300], MAX_ATTEMPTS, row[0]))
+            counts["failed"] += 1
+            log.warning("notification_failed id=%d dossier=%s sender=%s error=%s", row[0], row[1], sender.name, exc)
+            continue
+        with outbox.transaction() as conn:
+            conn.execute("UPDATE notifications SET state='sent', attempts=attempts+1, sent_at=?, last_error=NULL"
+                         " WHERE id=?", (utc_timestamp(), row[0]))
+        counts["sent"] += 1
+        log.info("notification_sent id=%d dossier=%s sender=%s", row[0], row[1], sender.name)
+    return counts
+
+
+def list_notifications(ctx: Any, states: tuple[str, ...] | None = None, dossier_id: str | None = None) -> list[dict[str, Any]]:
+    query = ("SELECT id, dossier_id, dossier_code, cursor, channel, recipient, text, state, attempts, last_error,"
+             " created_at, sent_at FROM notifications WHERE 1=1")
+    params: list[Any] = []
+    if states:
+        query += f" AND state IN ({','.join('?' * len(states))})"
+        params += list(states)
+    if dossier_id:
+        query += " AND dossier_id=?"
+        params.append(dossier_id)
+    cols = ("id", "dossier_id", "dossier_code", "cursor", "channel", "recipient", "text", "state", "attempts",
+            "last_error", "created_at", "sent_at")
+    return [dict(zip(cols, r)) for r in ctx.outbox.conn.execute(query + " ORDER BY id DESC", params)]
+
+
+def retry_failed(ctx: Any) -> int:
+    """Put failed notifications back in the queue (the dashboard's retry)."""
+    with ctx.outbox.transaction() as conn:
+        return conn.execute("UPDATE notifications SET state='queued', attempts=0 WHERE state='failed'").rowcount
+
+
+def status_events(ctx: Any, dossier_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    cols = ("cursor", "dossier_id", "dossier_code", "status", "status_name", "at", "note", "result_ready_for_delivery")
+    query = f"SELECT {', '.join(cols)} FROM status_events"
+    params: tuple = ()
+    if dossier_id:
+        query += " WHERE dossier_id=?"
+        params = (dossier_id,)
+    return [dict(zip(cols, r)) for r in ctx.outbox.conn.execute(query + " ORDER BY cursor DESC LIMIT ?", (*params, limit))]

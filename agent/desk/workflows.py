@@ -1,0 +1,89 @@
+"""Desk workflows wired to delivery: what a status event means at the desk, and courier proofs to send.
+
+`subscribe()` (called once at start-up by the CLI, the web UI and the demo) registers:
+  - `on_status_event` with agent.delivery.status_events: in ONE desk transaction (a repeated cursor changes
+    nothing) the event is kept for the desk's screens, the dossier's processing clock is paused on 5/6 and
+    resumed otherwise (due_dates), the citizen's message is queued (notifications) and a result ready for home
+    delivery opens a courier task (courier);
+  - the courier's signed proofs of delivery as an envelope job with agent.delivery.envelopes.
+Delivery calls these through its registries and imports nothing from the desk.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from agent.context import AgentContext
+from agent.delivery.envelopes import BlobRef, OutgoingEnvelope, register_envelope_job
+from agent.delivery.status_events import on_status_event as subscribe_status_events
+from agent.desk.courier import mark_proofs_synced, pending_proofs, task_from_event
+from agent.desk.due_dates import update_pauses
+from agent.desk.notifications import check_event, queue_notification
+from agent.outbox.ids import utc_timestamp
+from sync_protocol.delivery_proof import evidence_of
+
+log = logging.getLogger("motcua.agent.desk")
+
+
+def on_status_event(ctx: Any, event: dict[str, Any]) -> None:
+    """Turn one status event into the desk's records (see the module docstring). Idempotent by cursor."""
+    from agent.desk.intake import get_intake  # intake pulls in the capture pipeline: only when an event arrives
+
+    event = check_event(event)
+    outbox = ctx.outbox
+    intake = get_intake(ctx, event["dossier_id"]) if _known(ctx, event["dossier_id"]) else None
+    with outbox.transaction() as conn:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO status_events(cursor, dossier_id, dossier_code, status, status_name, at, note,"
+            " result_ready_for_delivery, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (event["cursor"], event["dossier_id"], event["dossier_code"], event["status"],
+             str(event.get("status_name") or ""), event["at"], str(event.get("note") or "")[:500],
+             int(bool(event.get("result_ready_for_delivery"))), utc_timestamp()))
+        if cur.rowcount == 0:
+            return  # seen before
+        update_pauses(conn, event)
+        queue_notification(ctx, conn, event, intake)
+        task_from_event(conn, event, intake)
+    log.info("status_event cursor=%d dossier=%s status=%d", event["cursor"], event["dossier_id"], event["status"])
+
+
+def _known(ctx: Any, dossier_id: str) -> bool:
+    return ctx.outbox.conn.execute("SELECT 1 FROM dossiers WHERE id=?", (dossier_id,)).fetchone() is not None
+
+
+class CourierProofJob:
+    """Couriers' signed proofs of delivery, with their evidence images, for delivery to upload."""
+
+    name = "delivery-proof"
+    hub_path = "/v1/delivery-proofs"
+
+    def pending(self, ctx: AgentContext) -> list[OutgoingEnvelope]:
+        return [OutgoingEnvelope(record_id=envelope.document["record_id"],
+                                 body=json.dumps(envelope.to_dict(), ensure_ascii=False).encode("utf-8"),
+                                 blobs=[BlobRef(i["sha256"], i["size"], i["kind"]) for i in evidence_of(envelope.document)])
+                for envelope in pending_proofs(ctx)]
+
+    def mark_sent(self, ctx: AgentContext, record_id: str) -> None:
+        mark_proofs_synced(ctx, [record_id])
+
+
+def subscribe() -> None:
+    """Register the desk's handlers with delivery (idempotent)."""
+    subscribe_status_events(on_status_event)
+    register_envelope_job(CourierProofJob())
+
+
+def notify_citizens(ctx: AgentContext) -> None:
+    """After each delivery pass: hand queued citizen messages to the configured sender.
+
+    A sender or config problem is logged and retried next pass; it never stops delivery."""
+    from agent.desk.notifications import send_pending
+
+    counts = send_pending(ctx)
+    if counts["sent"] or counts["failed"]:
+        log.info("notifications sent=%d failed=%d", counts["sent"], counts["failed"])
+
+
+#: hooks for agent.delivery.runner.run_forever(after_pass=...)
+AFTER_PASS = (notify_citizens,)
