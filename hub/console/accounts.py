@@ -185,7 +185,7 @@ def _count_failure(state: HubState, name: str, now: int) -> None:
             tx.execute("UPDATE console_users SET locked_until=?, failed_logins=0 WHERE username=?",
                        (now + LOCK_SECONDS, name))
         audit.record(tx, now, staff_actor(name), "console.login_failed", None, reason="wrong_password",
-                     failures=failures, locked=locked)
+                     failures=failures, locked=int(locked))
     if locked:
         log.warning("console_account_locked user=%s seconds=%d", name, LOCK_SECONDS)
 

@@ -9,6 +9,7 @@ Cookies are HttpOnly and SameSite=Strict, and Secure when the hub is served over
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -91,18 +92,23 @@ class Console:
         form = await request.form(max_part_size=MAX_FORM)
         if not sessions.csrf_ok(session, form.get("csrf")):  # type: ignore[arg-type]
             audit.record_now(self.state.db, self.state.now(), session.user.actor, "console.csrf_refused", None,
-                             path=request.url.path[:120])
+                             path=_audit_path(request))
             raise Forbidden("stale or forged form (CSRF token); reload the page",
                             "Biểu mẫu đã cũ hoặc giả mạo (mã CSRF); hãy tải lại trang", code="csrf")
         if not session.user.can(role):
             audit.record_now(self.state.db, self.state.now(), session.user.actor, "console.forbidden", None,
-                             path=request.url.path[:120], role=session.user.role)
+                             path=_audit_path(request), role=session.user.role)
             raise Forbidden(f"this needs the {role} role", f"Việc này cần vai trò {ROLE_NAMES[role][0]}",
                             code="role_forbidden")
         return session, form
 
     def audit(self, session: sessions.Session, action: str, dossier_id: str | None = None, **detail: Any) -> None:
         audit.record_now(self.state.db, self.state.now(), session.user.actor, action, dossier_id, **detail)
+
+
+def _audit_path(request: Request) -> str:
+    """The request path as an audit detail value (ids and slashes only; anything else dropped)."""
+    return re.sub(r"[^A-Za-z0-9_./-]", "", request.url.path)[:120]
 
 
 class _LoginNeeded(Exception):
