@@ -26,6 +26,7 @@ from agent.sync import sync_once
 
 from .conftest import ROOT, assert_clean_failure, run_motcua
 from .fixtures_servers import quick_dossier
+from .test_tls import pki, tls_hub  # noqa: F401 - a hub serving HTTPS with a throwaway CA
 from .test_web_ui import CHROMIUM, browser, shots  # noqa: F401 - shared Chromium fixtures
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
@@ -288,3 +289,19 @@ def test_user_commands_refuse_bad_input_clearly(hub):
     assert "password_hash" not in listed[0]
     stored = hub.sql("SELECT password_hash FROM console_users")[0][0]
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_cookies_are_secure_when_the_hub_serves_tls(tls_hub, pki):  # noqa: F811
+    add_staff(tls_hub, "qt.tls", "administrator", "Vũ Thị Hà")
+    browserless, ca = requests.Session(), str(pki["ca"])  # verify= per call: REQUESTS_CA_BUNDLE beats Session.verify
+    form = browserless.get(tls_hub.url + "/console/login", timeout=30, verify=ca)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
+    assert "Secure" in form.headers["set-cookie"]
+    answer = browserless.post(tls_hub.url + "/console/login", allow_redirects=False, timeout=30, verify=ca,
+                              data={"csrf": csrf, "username": "qt.tls", "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    session_cookie = [c for c in answer.raw.headers.getlist("set-cookie") if c.startswith("motcua_console=")][0]
+    assert all(flag in session_cookie for flag in ("Secure", "HttpOnly", "SameSite=strict", "Path=/console"))
+    page = browserless.get(tls_hub.url + "/console/", timeout=30, verify=ca)
+    assert page.status_code == 200 and "Vũ Thị Hà" in page.text
+    assert page.headers["cache-control"] == "no-store" and "frame-ancestors 'none'" in page.headers["content-security-policy"]
