@@ -34,10 +34,14 @@ pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(
 PASSWORD = "mật khẩu đủ dài 2026"
 
 
-def add_staff(hub, username: str, role: str, name: str, password: str = PASSWORD) -> None:
-    done = subprocess.run([sys.executable, "-m", "agent.cli", "hub", "user", "add", username, "--role", role,
-                           "--name", name, "--password-stdin", "--data", str(hub.data_dir)],
+def hub_user(hub, *args: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
+    """`motcua hub user …` with the password on standard input (as a script would give it)."""
+    return subprocess.run([sys.executable, "-m", "agent.cli", "hub", "user", *args, "--data", str(hub.data_dir)],
                           cwd=ROOT, input=password + "\n", capture_output=True, text=True, timeout=120)
+
+
+def add_staff(hub, username: str, role: str, name: str) -> None:
+    done = hub_user(hub, "add", username, "--role", role, "--name", name, "--password-stdin")
     assert done.returncode == 0, done.stderr
 
 
@@ -162,33 +166,23 @@ def test_wrong_passwords_lock_the_account_and_sessions_expire(hub, page):
     login(page, hub, "khong.co.ai")  # unknown names get the same answer as a wrong password
     assert page.locator("#login-error").inner_text() == "Sai tên đăng nhập hoặc mật khẩu"
 
-    reset = subprocess.run([sys.executable, "-m", "agent.cli", "hub", "user", "reset", "xem.binh", "--password-stdin",
-                            "--data", str(hub.data_dir)], cwd=ROOT, input="mật khẩu mới đủ dài\n", capture_output=True,
-                           text=True, timeout=120)
+    reset = hub_user(hub, "reset", "xem.binh", "--password-stdin", password="mật khẩu mới đủ dài")
     assert reset.returncode == 0, reset.stderr
-    login(page, hub, "xem.binh", "mật khẩu mới đủ dài")
-    page.wait_for_url(hub.url + "/console/")
     actions = [(e["actor"], e["action"], e["detail"].get("locked")) for e in audit_rows(hub)]
     assert ("staff:xem.binh", "console.login_failed", 1) in actions
 
-    # idle for longer than the idle limit: the next click lands on the login page
-    conn = sqlite3.connect(hub.data_dir / "hub.db")
-    with conn:
-        conn.execute("UPDATE console_sessions SET last_seen_at = last_seen_at - 3600")
-    conn.close()
-    page.goto(hub.url + "/console/devices")
-    page.wait_for_url("**/console/login?next=**")
-    assert hub.sql("SELECT COUNT(*) FROM console_sessions") == [(0,)]
-
-    # past the absolute limit, however active
-    login(page, hub, "xem.binh", "mật khẩu mới đủ dài")
-    page.wait_for_url(hub.url + "/console/")
-    conn = sqlite3.connect(hub.data_dir / "hub.db")
-    with conn:
-        conn.execute("UPDATE console_sessions SET created_at = created_at - 11 * 3600")
-    conn.close()
-    page.goto(hub.url + "/console/devices")
-    page.wait_for_url("**/console/login?next=**")
+    # idle for longer than the idle limit (30 min), then past the absolute limit (10 h) however active:
+    # the next click lands on the login page
+    for backdate in ("last_seen_at = last_seen_at - 3600", "created_at = created_at - 11 * 3600"):
+        login(page, hub, "xem.binh", "mật khẩu mới đủ dài")
+        page.wait_for_url(hub.url + "/console/")
+        conn = sqlite3.connect(hub.data_dir / "hub.db")
+        with conn:
+            conn.execute("UPDATE console_sessions SET " + backdate)
+        conn.close()
+        page.goto(hub.url + "/console/devices")
+        page.wait_for_url("**/console/login?next=**")
+        assert hub.sql("SELECT COUNT(*) FROM console_sessions") == [(0,)]
 
     cookie = requests.get(hub.url + "/console/login", timeout=30).headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -273,8 +267,7 @@ def test_administrator_creates_a_token_whose_qr_enrols_a_desk(hub, page, shots, 
 
 def test_user_commands_refuse_bad_input_clearly(hub):
     def user(*args: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "agent.cli", "hub", "user", *args, "--data", str(hub.data_dir)],
-                              cwd=ROOT, input=password + "\n", capture_output=True, text=True, timeout=120)
+        return hub_user(hub, *args, password=password)
 
     assert user("add", "ok.name", "--role", "viewer", "--password-stdin").returncode == 0
     assert_clean_failure(user("add", "ok.name", "--role", "viewer", "--password-stdin"), "đã tồn tại", "already exists")

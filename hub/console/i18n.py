@@ -1,6 +1,8 @@
 """Console strings: key -> (Vietnamese, English). Vietnamese is the default language."""
 from __future__ import annotations
 
+from sync_protocol.bilingual import Translator as BilingualTranslator
+
 STRINGS: dict[str, tuple[str, str]] = {
     "app": ("Trung tâm Phục vụ hành chính công — bảng điều khiển", "Public-administration service centre — console"),
     "switch_lang": ("English", "Tiếng Việt"),
@@ -60,21 +62,5 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-class Translator:
-    """`t.key` in templates; `t.pick(vi, en)` for text that comes with both languages."""
-
-    def __init__(self, lang: str):
-        self.lang = "en" if lang == "en" else "vi"
-        self._i = 1 if self.lang == "en" else 0
-
-    def __getattr__(self, key: str) -> str:
-        try:
-            return STRINGS[key][self._i]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def pick(self, vi: str, en: str) -> str:
-        return en if self.lang == "en" and en else vi
-
-    def pair(self, pair: tuple[str, str]) -> str:
-        return pair[self._i]
+class Translator(BilingualTranslator):
+    STRINGS = STRINGS

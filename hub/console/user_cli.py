@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -31,9 +32,13 @@ def _password(from_stdin: bool) -> str:
     return click.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
 
 
-def _fail(exc: HubError) -> None:
-    click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
-    sys.exit(1)
+def _run(action: Callable[..., Any], *args: Any) -> Any:
+    """Call an accounts function; a refusal becomes its bilingual message and exit status 1."""
+    try:
+        return action(*args)
+    except HubError as exc:
+        click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
+        sys.exit(1)
 
 
 @click.group("user")
@@ -54,11 +59,7 @@ def add(data: Path, username: str, role: str, display_name: str, password_stdin:
     """Create an account.  Example: motcua hub user add lan.nguyen --role operator --name "Nguyễn Thị Lan\""""
     from .accounts import add_user
 
-    try:
-        created = add_user(_state(data), username, display_name, role, _password(password_stdin))
-    except HubError as exc:
-        _fail(exc)
-        return
+    created = _run(add_user, _state(data), username, display_name, role, _password(password_stdin))
     click.echo(f"Đã tạo / created: {created.username} ({created.role})")
 
 
@@ -90,11 +91,7 @@ def disable(data: Path, username: str) -> None:
     """Disable an account and end its sessions.  Example: motcua hub user disable lan.nguyen"""
     from .accounts import disable_user
 
-    try:
-        disable_user(_state(data), username)
-    except HubError as exc:
-        _fail(exc)
-        return
+    _run(disable_user, _state(data), username)
     click.echo(f"Đã khoá / disabled: {username}")
 
 
@@ -106,9 +103,5 @@ def reset(data: Path, username: str, password_stdin: bool) -> None:
     """Set a new password; also re-enables and unlocks the account.  Example: motcua hub user reset lan.nguyen"""
     from .accounts import reset_password
 
-    try:
-        reset_password(_state(data), username, _password(password_stdin))
-    except HubError as exc:
-        _fail(exc)
-        return
+    _run(reset_password, _state(data), username, _password(password_stdin))
     click.echo(f"Đã đặt lại mật khẩu / password reset: {username}")
