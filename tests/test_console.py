@@ -130,6 +130,7 @@ def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, dossi
 
     page.goto(hub.url + "/console/devices")
     row = page.locator(f"tr[data-device='{agent.config.device_id}']")
+    assert "0.1" in row.locator("td").nth(4).inner_text()  # the version the desk's User-Agent announced
     row.get_by_label("Lý do").fill("Máy bị mất cắp ngày 12/01")
     row.get_by_role("button", name="Thu hồi").click()
     page.wait_for_url("**/console/devices?msg=**")
@@ -182,6 +183,7 @@ def test_wrong_passwords_lock_the_account_and_sessions_expire(hub, page):
         conn.close()
         page.goto(hub.url + "/console/devices")
         page.wait_for_url("**/console/login?next=**")
+        assert page.locator("#session-expired").inner_text().startswith("Phiên làm việc đã hết hạn")
         assert hub.sql("SELECT COUNT(*) FROM console_sessions") == [(0,)]
 
     cookie = requests.get(hub.url + "/console/login", timeout=30).headers["set-cookie"]

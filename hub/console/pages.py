@@ -59,7 +59,11 @@ def register(app: FastAPI, console: Console) -> None:
         console.audit(session, "console.document_viewed", dossier_id, position=position,
                       sha256=found["plain_sha256"][:16])
         pdf = found["media_type"] == "application/pdf"
-        handle = await run_in_threadpool(state.objects.open, found["plain_sha256"])
+        try:
+            handle = await run_in_threadpool(state.objects.open, found["plain_sha256"])
+        except FileNotFoundError as exc:  # listed but gone from the store: say so, never a 500
+            raise NotFound("the document's bytes are missing from the object store; restore it from a backup",
+                           "Tệp của tài liệu không còn trong kho lưu trữ; cần khôi phục từ bản sao lưu") from exc
 
         def chunks() -> Any:
             with handle:

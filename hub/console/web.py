@@ -133,7 +133,8 @@ def create_console(state: HubState) -> FastAPI:
     @app.exception_handler(_LoginNeeded)
     async def login_needed(request: Request, _: _LoginNeeded) -> Response:
         target = request.url.path + (("?" + request.url.query) if request.url.query else "")
-        return RedirectResponse(f"{PREFIX}/login?next={quote(target)}", status_code=303)
+        expired = "&expired=1" if request.cookies.get(sessions.COOKIE) else ""  # had a session: tell them why
+        return RedirectResponse(f"{PREFIX}/login?next={quote(target)}{expired}", status_code=303)
 
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> Response:
@@ -187,7 +188,7 @@ def create_console(state: HubState) -> FastAPI:
 def _login_page(console: Console, request: Request, error: HubError | None = None, status: int = 200) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = console.render(request, "login.html", status=status, login_csrf=token, error=error,
-                              next=request.query_params.get("next", ""))
+                              next=request.query_params.get("next", ""), expired=bool(request.query_params.get("expired")))
     response.set_cookie(PRE_LOGIN_COOKIE, token, httponly=True, samesite="strict", path=PREFIX, max_age=3600,
                         secure=request.url.scheme == "https")
     return response

@@ -97,6 +97,8 @@ MIGRATIONS: dict[int, list[str]] = {
             session_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf_token TEXT NOT NULL,
             created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL)""",
         "CREATE INDEX console_sessions_user ON console_sessions(username)",
+        # the software version a desk announces in its User-Agent, shown on the console's device list
+        "ALTER TABLE devices ADD COLUMN agent_version TEXT",
     ],
 }
 
