@@ -54,10 +54,16 @@ def acknowledgements(state: HubState, dossier_ids: list[str]) -> dict[str, Any] 
 
 def unacknowledged(state: HubState, limit: int = 200) -> tuple[list[dict[str, Any]], bool]:
     """Committed dossiers the case system has not acknowledged, oldest first; and whether
-    acknowledgements are known at all (False: every committed dossier is listed)."""
-    rows = state.db.query("SELECT dossier_id, dossier_version, dossier_code, procedure_code, site, received_at,"
-                          f" hub_sequence FROM dossiers ORDER BY hub_sequence LIMIT {int(limit) * 5}")
-    acks = acknowledgements(state, [r["dossier_id"] for r in rows])
-    if acks is None:
-        return rows[:limit], False
-    return [r for r in rows if r["dossier_id"] not in acks][:limit], True
+    acknowledgements are known at all (False: the oldest committed dossiers are listed)."""
+    found: list[dict[str, Any]] = []
+    after, known = 0, acknowledgements(state, []) is not None
+    while len(found) < limit:
+        rows = state.db.query("SELECT dossier_id, dossier_version, dossier_code, procedure_code, site, received_at,"
+                              " hub_sequence FROM dossiers WHERE hub_sequence > ? ORDER BY hub_sequence LIMIT 500",
+                              (after,))
+        if not rows:
+            break
+        acks = acknowledgements(state, [r["dossier_id"] for r in rows])
+        found.extend(r for r in rows if not acks or r["dossier_id"] not in acks)
+        after = rows[-1]["hub_sequence"]
+    return found[:limit], known
