@@ -62,5 +62,13 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
+#: dossier channels as the manifest names them (national channel codes 1 counter, 2 online, 3 postal)
+CHANNEL_NAMES = {"counter": ("Trực tiếp", "At the counter"), "online": ("Trực tuyến", "Online"),
+                 "postal": ("Qua bưu chính công ích", "By post")}
+
+
 class Translator(BilingualTranslator):
     STRINGS = STRINGS
+
+    def channel_name(self, name: str) -> str:
+        return self.pair(CHANNEL_NAMES.get(name, (name, name)))
