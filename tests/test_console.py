@@ -17,14 +17,7 @@ import sys
 import pytest
 import requests
 
-from agent.context import AgentContext
-from agent.errors import DeviceNotAuthorised
-from agent.hub_client import HubClient
-from agent.identity import enrol
-from agent.seal import seal_all
-from agent.sync import sync_once
-
-from .conftest import ROOT, assert_clean_failure, run_motcua
+from .conftest import ROOT, assert_clean_failure, queue_json, run_motcua
 from .fixtures_servers import quick_dossier
 from .test_tls import pki, tls_hub  # noqa: F401 - a hub serving HTTPS with a throwaway CA
 from .test_web_ui import CHROMIUM, browser, shots  # noqa: F401 - shared Chromium fixtures
@@ -45,14 +38,15 @@ def add_staff(hub, username: str, role: str, name: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def commit_dossiers(agent, procedures: list[str]) -> list:
+def commit_dossiers(agent, agent_home, procedures: list[str]) -> list[dict]:
+    """Capture small dossiers into the desk's outbox, then seal and deliver them with the real CLI."""
     for procedure in procedures:
         quick_dossier(agent, procedure_code=procedure)
-    seal_all(agent)
-    dossiers = agent.outbox.deliverable()
-    report = sync_once(agent)
-    assert len(report.committed) == len(procedures), report.to_json()
-    return sorted((agent.outbox.get(d.id) for d in dossiers), key=lambda d: d.code)  # capture order
+    for step in ("seal", "sync"):
+        done = run_motcua(step, "--json", home=agent_home)
+        assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["committed"]) == len(procedures), done.stdout
+    return sorted(queue_json(agent_home), key=lambda d: d["code"])  # capture order
 
 
 def login(page, hub, username: str, password: str = PASSWORD, *, goto: bool = True) -> None:
@@ -70,9 +64,9 @@ def audit_rows(hub) -> list[dict]:
 
 
 @pytest.fixture
-def dossiers(hub, agent) -> list:
-    """Three committed dossiers (sealing runs its own asyncio loop: done before Playwright starts one)."""
-    return commit_dossiers(agent, ["1.001193", "1.004222", "1.004222"])
+def dossiers(hub, agent, agent_home) -> list[dict]:
+    """Three committed dossiers: a birth registration and two permanent-residence registrations."""
+    return commit_dossiers(agent, agent_home, ["1.001193", "1.004222", "1.004222"])
 
 
 @pytest.fixture
@@ -84,7 +78,8 @@ def page(browser):  # noqa: F811
     context.close()
 
 
-def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, dossiers, page, shots):  # noqa: F811
+def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, agent_home, dossiers, page,
+                                                                shots):  # noqa: F811
     add_staff(hub, "op.lan", "operator", "Nguyễn Thị Lan")
     birth, residence, residence_2 = dossiers
 
@@ -99,12 +94,12 @@ def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, dossi
     page.get_by_label("Mã thủ tục").fill("1.004222")
     page.get_by_role("button", name="Tìm kiếm").click()
     codes = page.locator("#dossiers tbody tr td:first-child").all_inner_texts()
-    assert sorted(codes) == sorted([residence.code, residence_2.code])
-    page.get_by_label("Mã hồ sơ").fill(birth.code[-8:])
+    assert sorted(codes) == sorted([residence["code"], residence_2["code"]])
+    page.get_by_label("Mã hồ sơ").fill(birth["code"][-8:])
     page.get_by_label("Mã thủ tục").fill("")
     page.get_by_label("Trạng thái").select_option("1")
     page.get_by_role("button", name="Tìm kiếm").click()
-    assert page.locator("#dossiers tbody tr td:first-child").all_inner_texts() == [birth.code]
+    assert page.locator("#dossiers tbody tr td:first-child").all_inner_texts() == [birth["code"]]
     page.get_by_label("Trạng thái").select_option("9")
     page.get_by_role("button", name="Tìm kiếm").click()
     assert page.locator("#no-results").is_visible()
@@ -113,8 +108,8 @@ def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, dossi
 
     page.goto(hub.url + "/console/")
     shots(page, "console-dossiers")
-    page.get_by_role("link", name=residence.code).click()
-    assert page.locator("#dossier-code").inner_text() == residence.code
+    page.get_by_role("link", name=residence["code"]).click()
+    assert page.locator("#dossier-code").inner_text() == residence["code"]
     assert page.locator("#receipt-state").inner_text().startswith("✔ Chữ ký biên nhận hợp lệ")
     shots(page, "console-dossier")
     link = page.get_by_role("link", name=re.compile("^Xem: document-1.pdf"))
@@ -123,7 +118,7 @@ def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, dossi
     assert document.headers["content-security-policy"] == "sandbox"
     assert document.headers["content-disposition"].startswith("inline")
     assert document.body().startswith(b"%PDF")
-    assert hashlib.sha256(document.body()).hexdigest() == _plain_sha(hub, residence.id)
+    assert hashlib.sha256(document.body()).hexdigest() == _plain_sha(hub, residence["id"])
     # without a session the same address gives the login page, never the document
     anonymous = requests.get(hub.url + link.get_attribute("href"), allow_redirects=False, timeout=30)
     assert anonymous.status_code == 303 and b"%PDF" not in anonymous.content
@@ -136,15 +131,15 @@ def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, dossi
     page.wait_for_url("**/console/devices?msg=**")
     assert page.locator(f"tr[data-device='{agent.config.device_id}'] .device-state").inner_text() == "Đã thu hồi"
     shots(page, "console-devices")
-    client = HubClient(hub.url, agent.device_key)
-    with pytest.raises(DeviceNotAuthorised, match="Máy bị mất cắp ngày 12/01"):
-        client.dossier_status(birth.id)
-    client.close()
+    quick_dossier(agent)  # the desk's next dossier is refused, and the officer is told why
+    assert run_motcua("seal", home=agent_home).returncode == 0
+    refused = run_motcua("sync", home=agent_home)
+    assert_clean_failure(refused, "Máy bị mất cắp ngày 12/01", "thu hồi", exit_code=4)
 
     entries = [(e["actor"], e["action"], e["dossier_id"]) for e in audit_rows(hub)]
     assert ("staff:op.lan", "console.login", None) in entries
-    assert ("staff:op.lan", "console.dossier_viewed", residence.id) in entries
-    assert ("staff:op.lan", "console.document_viewed", residence.id) in entries
+    assert ("staff:op.lan", "console.dossier_viewed", residence["id"]) in entries
+    assert ("staff:op.lan", "console.document_viewed", residence["id"]) in entries
     assert ("staff:op.lan", "device.revoked", None) in entries
 
     page.get_by_role("button", name="Đăng xuất").click()
@@ -251,13 +246,11 @@ def test_administrator_creates_a_token_whose_qr_enrols_a_desk(hub, page, shots, 
     assert payload == {"schema": "motcua.enrol/1", "hub": hub.url, "hub_key_id": hello["hub_key_id"],
                        "site": "Bưu điện xã Tân Phú", "agency": "000.00.02.H29", "token": shown}
 
-    desk = AgentContext.open(tmp_path / "desk")
-    try:  # the desk enrols with what it scanned, pinning the key id the QR names
-        identity = enrol(desk, payload["hub"], payload["token"], payload["site"],
-                         expected_hub_key_id=payload["hub_key_id"])
-        assert identity["agency_code"] == "000.00.02.H29"
-    finally:
-        desk.close()
+    # the desk enrols with what it scanned, pinning the key id the QR names
+    desk = run_motcua("init", "--hub", payload["hub"], "--token", payload["token"], "--site", payload["site"],
+                      "--hub-key-id", payload["hub_key_id"], "--json", home=tmp_path / "desk")
+    assert desk.returncode == 0, desk.stderr
+    assert json.loads(desk.stdout)["agency_code"] == "000.00.02.H29"
     page.reload()  # the form is not re-sent: the page now lists the token as used
     page.goto(hub.url + "/console/tokens")
     assert "Đã dùng" in page.locator("#tokens").inner_text()
