@@ -92,3 +92,20 @@ def test_a_hash_with_old_parameters_is_upgraded_at_login(state):
     upgraded = state.db.one("SELECT password_hash FROM console_users WHERE username='chi'")["password_hash"]
     assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
     assert accounts.verify_login(state, "chi", PASSWORD).username == "chi"
+
+
+def test_a_flood_of_logins_waits_its_turn_and_is_told_to_retry(state, monkeypatch):
+    accounts.add_user(state, "dung", "Hoàng Văn Dũng", "viewer", PASSWORD)
+    monkeypatch.setattr(accounts, "LOGIN_WAIT_SECONDS", 0.2)
+    held = []
+    while accounts._VERIFYING.acquire(blocking=False):  # every verification slot busy (64 MiB each)
+        held.append(1)
+    try:
+        with pytest.raises(accounts.LoginBusy) as caught:
+            accounts.verify_login(state, "dung", PASSWORD)
+        assert caught.value.status == 429 and "thử lại" in caught.value.reason_vi
+    finally:
+        for _ in held:
+            accounts._VERIFYING.release()
+    assert accounts.verify_login(state, "dung", PASSWORD).username == "dung"
+    assert state.db.one("SELECT failed_logins FROM console_users")["failed_logins"] == 0  # not counted as a failure

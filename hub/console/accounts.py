@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .. import audit
-from ..errors import BadRequest, Conflict, NotFound, Unauthorized
+from ..errors import BadRequest, Conflict, HubError, NotFound, Unauthorized
 from ..state import HubState
 from ..storage.metadata import IntegrityError
 
@@ -43,6 +44,13 @@ LOCK_SECONDS = int(os.environ.get("MOTCUA_CONSOLE_LOCK_SECONDS", str(15 * 60)))
 
 _hasher = PasswordHasher()  # argon2id
 _DUMMY_HASH = _hasher.hash("motcua: not a password of anyone")
+#: each verification holds 64 MiB and a core for a moment: a flood of logins must not exhaust the hub
+_VERIFYING = threading.BoundedSemaphore(int(os.environ.get("MOTCUA_CONSOLE_CONCURRENT_LOGINS", "2")))
+LOGIN_WAIT_SECONDS = 20
+
+
+class LoginBusy(HubError):
+    status, code = 429, "login_busy"
 
 
 @dataclass(frozen=True)
@@ -170,10 +178,15 @@ def verify_login(state: HubState, username: str, password: str) -> StaffUser:
 
 
 def _verify(hashed: str, password: str) -> bool:
+    if not _VERIFYING.acquire(timeout=LOGIN_WAIT_SECONDS):
+        raise LoginBusy("too many logins at once; try again in a minute",
+                        "Quá nhiều lượt đăng nhập cùng lúc; vui lòng thử lại sau một phút")
     try:
         return _hasher.verify(hashed, (password or "")[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    finally:
+        _VERIFYING.release()
 
 
 def _count_failure(state: HubState, name: str, now: int) -> None:
