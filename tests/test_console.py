@@ -120,8 +120,10 @@ def test_operator_searches_views_a_document_and_revokes_a_desk(hub, agent, agent
     assert document.body().startswith(b"%PDF")
     assert hashlib.sha256(document.body()).hexdigest() == _plain_sha(hub, residence["id"])
     # without a session the same address gives the login page, never the document
-    anonymous = requests.get(hub.url + link.get_attribute("href"), allow_redirects=False, timeout=30)
-    assert anonymous.status_code == 303 and b"%PDF" not in anonymous.content
+    for address in (link.get_attribute("href"), f"/console/dossiers/{residence['id']}/documents/x"):
+        anonymous = requests.get(hub.url + address, allow_redirects=False, timeout=30)
+        assert anonymous.status_code == 303 and b"%PDF" not in anonymous.content
+    assert page.context.request.get(f"{hub.url}/console/dossiers/{residence['id']}/documents/7").status == 404
 
     page.goto(hub.url + "/console/devices")
     row = page.locator(f"tr[data-device='{agent.config.device_id}']")

@@ -51,12 +51,13 @@ def register(app: FastAPI, console: Console) -> None:
         return console.render(request, "dossier.html", session=session, d=detail)
 
     @app.get("/dossiers/{dossier_id}/documents/{position}")
-    async def document(request: Request, dossier_id: str, position: int) -> Response:
-        session = await console.page(request)
-        found = await run_in_threadpool(queries.document, state, dossier_id, position)
+    async def document(request: Request, dossier_id: str, position: str) -> Response:
+        session = await console.page(request)  # first: without a session nothing is said about the address
+        found = (await run_in_threadpool(queries.document, state, dossier_id, int(position))
+                 if position.isdigit() and len(position) < 6 else None)
         if found is None:
             raise NotFound("the dossier has no such document", "Hồ sơ không có tài liệu này")
-        console.audit(session, "console.document_viewed", dossier_id, position=position,
+        console.audit(session, "console.document_viewed", dossier_id, position=int(position),
                       sha256=found["plain_sha256"][:16])
         pdf = found["media_type"] == "application/pdf"
         try:
