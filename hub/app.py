@@ -73,6 +73,9 @@ def create_app(config: HubConfig) -> FastAPI:
                   description="Provincial receiver for dossiers sealed by motcua desk agents.")
     app.state.hub = state
     install_metrics(app, state)  # GET /metrics (Prometheus) and request counters
+    from .console import mount_console
+
+    mount_console(app, state)  # the centre staff's web console at /console/ (hub.console)
 
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:

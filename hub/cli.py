@@ -288,4 +288,12 @@ def _add_ops_commands() -> None:
     register(hub)
 
 
+def _add_console_commands() -> None:
+    """user add|list|disable|reset (hub.console.user_cli)."""
+    from .console.user_cli import user
+
+    hub.add_command(user)
+
+
 _add_ops_commands()
+_add_console_commands()

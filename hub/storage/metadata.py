@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -86,6 +86,19 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
+    ],
+    # the provincial centre's web console (issue 19): staff accounts and their sessions (hub.console)
+    5: [
+        """CREATE TABLE console_users (
+            username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+            created_at BIGINT NOT NULL, disabled_at BIGINT, failed_logins BIGINT NOT NULL DEFAULT 0,
+            locked_until BIGINT, password_changed_at BIGINT NOT NULL)""",
+        """CREATE TABLE console_sessions (
+            session_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf_token TEXT NOT NULL,
+            created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL)""",
+        "CREATE INDEX console_sessions_user ON console_sessions(username)",
+        # the software version a desk announces in its User-Agent, shown on the console's device list
+        "ALTER TABLE devices ADD COLUMN agent_version TEXT",
     ],
 }
 
