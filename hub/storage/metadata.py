@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -86,6 +86,25 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
+    ],
+    # the case system takes dossiers out (issue 19): API tokens scoped to agencies, per-token acks,
+    # and the durable outbox of outbound webhooks (hub.case_system)
+    5: [
+        "ALTER TABLE api_tokens ADD COLUMN agencies TEXT",  # JSON list of agency codes; NULL: status posts only
+        "ALTER TABLE api_tokens ADD COLUMN last_pull_at BIGINT",
+        """CREATE TABLE case_acks (
+            token_name TEXT NOT NULL, dossier_id TEXT NOT NULL, dossier_version BIGINT NOT NULL,
+            acked_at BIGINT NOT NULL, PRIMARY KEY (token_name, dossier_id, dossier_version))""",
+        """CREATE TABLE webhook_endpoints (
+            name TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, agencies TEXT NOT NULL,
+            created_at BIGINT NOT NULL, revoked_at BIGINT,
+            dossier_position BIGINT NOT NULL DEFAULT 0, status_position BIGINT NOT NULL DEFAULT 0)""",
+        """CREATE TABLE webhook_outbox (
+            id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, event TEXT NOT NULL, dossier_id TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL,
+            next_attempt_at DOUBLE PRECISION NOT NULL, lease_until DOUBLE PRECISION, last_error TEXT,
+            created_at BIGINT NOT NULL, delivered_at DOUBLE PRECISION, UNIQUE (endpoint, idempotency_key))""",
+        "CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_at)",
     ],
 }
 
