@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from sync_protocol.castore import fsync_dir, write_file_atomic
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.manifest import check_object_name
 
@@ -65,24 +66,6 @@ def folder_name(entry: dict[str, Any]) -> str:
     """Sortable in commit order: `<cursor, 10 digits>_<dossier code>_v<version>`."""
     check_object_name(entry["dossier_code"], "dossier_code")
     return f"{int(entry['cursor']):010d}_{entry['dossier_code']}_v{int(entry['dossier_version'])}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class CaseSystemClient:
@@ -155,12 +138,12 @@ def _save_dossier(client: CaseSystemClient, entry: dict[str, Any], dest: Path, n
         if name in ("dossier.json", "national.json"):
             name = "document-" + name
         downloaded += client.download(document, work / name)
-    _write_atomic(work / "dossier.json", json.dumps(entry, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_file_atomic(work / "dossier.json", json.dumps(entry, ensure_ascii=False, indent=1).encode("utf-8"), 0o640)
     if national:
-        _write_atomic(work / "national.json", json.dumps(national_dossier(entry), ensure_ascii=False,
+        write_file_atomic(work / "national.json", json.dumps(national_dossier(entry), ensure_ascii=False,
                                                          indent=1).encode("utf-8"))
     os.rename(work, dest / folder_name(entry))
-    _fsync_dir(dest)
+    fsync_dir(dest)
     return downloaded
 
 
@@ -201,7 +184,7 @@ def pull_to_dir(url: str, token: str, dest: Path, *, limit: int = 50, follow: bo
                 client.ack(entry["dossier_id"], int(entry["dossier_version"]))
                 report.acked += 1
                 after = entry["cursor"]
-                _write_atomic(dest / STATE_DIR / "cursor.json", json.dumps({"after": after}).encode())
+                write_file_atomic(dest / STATE_DIR / "cursor.json", json.dumps({"after": after}).encode())
             failures, stuck_since = 0, time.monotonic()
             if not page["more"]:
                 if not follow:

@@ -255,8 +255,9 @@ def deliver_due(state: HubState, policy: WebhookPolicy, limit: int = 50) -> int:
         attempts = int(row["attempts"]) + 1
         if error is None:
             delivered += 1
+            # minimum data: the applicant's details left with the event; the row stays as the delivery record
             state.db.execute("UPDATE webhook_outbox SET state='delivered', attempts=?, delivered_at=?, lease_until=NULL,"
-                             " last_error=NULL WHERE id=?", (attempts, time.time(), row["id"]))
+                             " last_error=NULL, body='' WHERE id=?", (attempts, time.time(), row["id"]))
             audit.record_now(state.db, state.now(), f"webhook:{row['endpoint']}", "webhook.delivered",
                              row["dossier_id"], event=row["event"], key=row["idempotency_key"])
             continue
