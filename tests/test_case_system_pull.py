@@ -153,3 +153,40 @@ def test_hub_lagging_reports_a_case_system_that_stopped_pulling(hub, agent):
     [row] = json.loads(stale.stdout)
     assert row["kind"] == "case_system" and row["case_system"] == "case-system" and row["unacked"] == 1
     assert "case-system" in run_motcua("hub", "lagging", "--data", str(hub.data_dir)).stdout
+
+
+def test_reference_client_resumes_a_cut_download_and_refuses_a_bad_token_clearly(hub, agent, tmp_path):
+    from hub.case_system.client import CaseSystemClient, _Transient
+
+    make_dossier(agent, 300_000)
+    sync_once(agent)
+    token = case_token(hub)
+    [item] = get(hub, "/v1/case-system/dossiers", token).json()["dossiers"]
+    [doc] = item["documents"]
+    whole = get(hub, doc["url"], token).content
+    client = CaseSystemClient(hub.url, token)
+
+    target = tmp_path / "cut.pdf"
+    target.write_bytes(whole[:120_000])  # the link died here last time
+    assert client.download(doc, target) == doc["size"] - 120_000  # only the rest travels
+    assert target.read_bytes() == whole
+    audit = json.loads(run_motcua("hub", "audit", "--json", "--data", str(hub.data_dir)).stdout)
+    assert [e["detail"]["start"] for e in audit if e["action"] == "case_system.document"][-1] == 120_000
+
+    target.write_bytes(b"X" * 1000)  # a damaged partial file is not trusted: start that file again
+    try:
+        client.download(doc, target)
+        raise AssertionError("a damaged file must not pass its sha256 check")
+    except _Transient:
+        assert not target.exists()
+    client.download(doc, target)
+    assert target.read_bytes() == whole
+
+    refused = run_motcua("hub", "pull", "--url", hub.url, "--token", "mcs_wrong", "--to", str(tmp_path / "in"))
+    assert refused.returncode == 1 and "401" in refused.stderr and "Traceback" not in refused.stderr
+    done = run_motcua("hub", "pull", "--url", hub.url, "--token", token, "--to", str(tmp_path / "in"), "--national")
+    assert done.returncode == 0, done.stderr
+    [folder] = [p for p in (tmp_path / "in").iterdir() if not p.name.startswith(".")]
+    assert json.loads((folder / "national.json").read_text("utf-8"))["MaHoSo"] == item["dossier_code"]
+    again = run_motcua("hub", "pull", "--url", hub.url, "--token", token, "--to", str(tmp_path / "in"))
+    assert again.returncode == 0 and "written" not in again.stdout  # nothing new: nothing written twice
