@@ -163,3 +163,26 @@ def test_dead_letters_wait_for_a_replay_and_urls_must_be_https(tmp_path):
     finally:
         down.close()
         hub.stop()
+
+
+def test_a_couriers_proof_of_delivery_is_pushed_as_status_10(hub, agent, pages, no_ocr):
+    from agent.courier import pending_proofs
+
+    from .test_courier_sync import _delivered_dossier
+
+    fine = Receiver(fail_every=0)
+    try:
+        fine.secret = add_endpoint(hub, fine.url)
+        dossier, envelope = _delivered_dossier(hub, agent, pages)  # committed, result ready, delivered at the door
+        sync_once(agent)  # the proof reaches the hub: status 10
+        assert pending_proofs(agent) == []
+        [(cursor,)] = hub.sql("SELECT cursor FROM status_events WHERE status=10")
+        key = f"{dossier.id}:status:{cursor}"
+        fine.wait_for({f"{dossier.id}:1", key}, timeout=60)
+        [event] = fine.accepted[key]
+        assert event["source_kind"] == "courier" and event["status_event"]["status"] == 10
+        assert event["status_event"]["dossier_code"] == dossier.code and event["agency_code"] == AGENCY
+        assert envelope.document["record_id"]
+        assert "Trần Văn Nam" not in json.dumps(event, ensure_ascii=False)  # who received it stays at the hub
+    finally:
+        fine.close()
