@@ -9,10 +9,7 @@ import click
 
 from ..config import HubConfig
 from ..errors import HubError
-
-_data = click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), default=Path("hub-data"),
-                     show_default=True, envvar="MOTCUA_HUB_DATA", help="Hub data directory.")
-_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+from ..ops_cli import _data, _json  # the hub commands' shared --data / --json options
 
 
 def _state(data: Path):  # type: ignore[no-untyped-def]

@@ -39,12 +39,12 @@ def make_router(state: HubState) -> APIRouter:
                             after: str | None = Query(None, max_length=40, description="next_after of the previous page"),
                             limit: int = Query(50, description=f"1..{pull.PAGE_MAX}"),
                             unacked: bool = Query(False, description="only dossiers not yet acknowledged"),
-                            format: str = Query("motcua", pattern="^(motcua|national)$",
-                                                description="motcua (default) or national")) -> dict[str, Any]:
+                            shape: str = Query("motcua", alias="format", pattern="^(motcua|national)$",
+                                               description="motcua (default) or national")) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             client = authenticate(state, request.headers.get("authorization"))
             page = pull.dossiers_page(state, client, after, limit, unacked)
-            if format == "national":
+            if shape == "national":
                 page["dossiers"] = [national_dossier(d) for d in page["dossiers"]]
             return page
 
