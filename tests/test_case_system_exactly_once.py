@@ -41,11 +41,12 @@ class PullProcess(ChildProcess):
     def start(self) -> "PullProcess":
         out = self.log_path.with_name(f"{self.log_path.stem}-{len(self.runs)}.log")
         self.runs.append(out)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "hub", "pull", "--url", self.hub_url, "--to", str(self.dest),
-             "--follow", "--poll", "0.2", "--limit", "25"],
-            cwd=ROOT, stdout=open(out, "wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, "MOTCUA_CASE_SYSTEM_TOKEN": self.token})
+        with open(out, "wb") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agent.cli", "hub", "pull", "--url", self.hub_url, "--to", str(self.dest),
+                 "--follow", "--poll", "0.2", "--limit", "25"],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "MOTCUA_CASE_SYSTEM_TOKEN": self.token})
         return self
 
     def written(self) -> list[tuple[int, str]]:

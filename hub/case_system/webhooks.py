@@ -37,10 +37,10 @@ import requests
 
 from .. import audit
 from ..errors import BadRequest, Conflict, NotFound
+from ..feed import event_json
 from ..state import HubState
 from ..storage.metadata import IntegrityError
 from .access import CaseSystem
-from ..feed import event_json
 from .pull import documents_of, dossier_entry
 
 log = logging.getLogger("motcua.hub.case_system.webhooks")
