@@ -105,6 +105,8 @@ MIGRATIONS: dict[int, list[str]] = {
             next_attempt_at DOUBLE PRECISION NOT NULL, lease_until DOUBLE PRECISION, last_error TEXT,
             created_at BIGINT NOT NULL, delivered_at DOUBLE PRECISION, UNIQUE (endpoint, idempotency_key))""",
         "CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_at)",
+        # GET /v1/case-system/documents/{sha256} finds the dossier holding a document
+        "CREATE INDEX dossier_documents_plain ON dossier_documents(plain_sha256)",
     ],
 }
 
