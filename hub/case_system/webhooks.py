@@ -249,7 +249,7 @@ def deliver_due(state: HubState, policy: WebhookPolicy, limit: int = 50) -> int:
     delivered = 0
     for row in due:
         endpoint = endpoints.get(row["endpoint"])
-        if endpoint is None or not _claim(state, row["id"], now, policy.lease_seconds):
+        if endpoint is None or not _claim(state, row["id"], time.time(), policy.lease_seconds):
             continue
         error = _send(endpoint, row, policy)
         attempts = int(row["attempts"]) + 1
