@@ -76,6 +76,12 @@ def test_case_system_pulls_intake_and_documents_in_commit_order_and_acks(hub, ag
     assert [d["dossier_id"] for d in unacked] == [second.id]
     again = get(hub, "/v1/case-system/dossiers", token).json()["dossiers"]
     assert {d["dossier_id"]: d["acked"] for d in again} == {first.id: True, second.id: False}
+    from hub.case_system.pull import acknowledged_at  # what the staff console shows
+    from hub.config import HubConfig
+    from hub.state import HubState
+
+    console_view = acknowledged_at(HubState.open(HubConfig.from_env(hub.data_dir)), [first.id, second.id])
+    assert list(console_view) == [first.id] and console_view[first.id] > 0
 
     # Every read of citizen data is audited: which token, which dossier (no personal data in the log).
     audit = json.loads(run_motcua("hub", "audit", "--json", "--data", str(hub.data_dir)).stdout)

@@ -173,6 +173,17 @@ def ack(state: HubState, client: CaseSystem, dossier_id: str, version: int | Non
             "dossier_code": row["dossier_code"], "acked_at": stored["acked_at"]}, created  # type: ignore[index]
 
 
+def acknowledged_at(state: HubState, dossier_ids: list[str]) -> dict[str, int]:
+    """dossier id -> when a case system first acknowledged it (any version, any token); for the staff console."""
+    found: dict[str, int] = {}
+    for start in range(0, len(dossier_ids), 500):
+        chunk = dossier_ids[start:start + 500]
+        for row in state.db.query(f"SELECT dossier_id, MIN(acked_at) AS at FROM case_acks WHERE dossier_id IN"
+                                  f" ({','.join('?' * len(chunk))}) GROUP BY dossier_id", chunk):
+            found[row["dossier_id"]] = int(row["at"])
+    return found
+
+
 def lagging_case_systems(state: HubState, days: float = 2.0, now: int | None = None) -> list[dict[str, Any]]:
     """Scoped tokens that have not pulled for `days` while dossiers of their agencies wait unacknowledged."""
     now = now if now is not None else state.now()
