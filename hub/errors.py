@@ -7,10 +7,12 @@
      ├── Forbidden (403)         authenticated but not allowed (another device's data)
      ├── NotFound (404)
      ├── Conflict (409)          offset mismatch, different manifest for a committed dossier, chain fork
+     ├── RequestTimeout (408)    the body stalled longer than the idle limit
      ├── Gone (410)              an upload expired (tus expiration)
      ├── Locked (423)            another request holds the upload
      ├── Unprocessable (422)     verification failed (payload hash, signature on the manifest)
-     ├── TooLarge (413)
+     ├── TooLarge (413)          a body, an upload or the device's byte quota
+     ├── TooManyRequests (429)   open-upload quota, connections per address, enrolment rate
      └── InsufficientStorage (507)
 """
 from __future__ import annotations
@@ -53,12 +55,20 @@ class Conflict(HubError):
     status, code = 409, "conflict"
 
 
+class RequestTimeout(HubError):
+    status, code = 408, "body_timeout"
+
+
 class Gone(HubError):
     status, code = 410, "gone"
 
 
 class TooLarge(HubError):
     status, code = 413, "too_large"
+
+
+class TooManyRequests(HubError):
+    status, code = 429, "too_many_requests"
 
 
 class Unprocessable(HubError):

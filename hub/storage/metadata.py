@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -86,6 +86,18 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
+    ],
+    # hub authority (issue 12): the feed is scoped by agency code, never by the free-text site
+    # name; a dossier's owner is the device that first committed it unless the admin transferred it
+    5: [
+        "ALTER TABLE status_events ADD COLUMN agency_code TEXT",
+        """UPDATE status_events SET agency_code = (SELECT v.agency_code FROM dossiers d
+            JOIN devices v ON v.device_id = d.device_id WHERE d.dossier_id = status_events.dossier_id
+            ORDER BY d.dossier_version LIMIT 1)""",
+        "CREATE INDEX status_events_agency ON status_events(agency_code, cursor)",
+        """CREATE TABLE dossier_owners (
+            dossier_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, transferred_at BIGINT NOT NULL)""",
+        "CREATE INDEX uploads_device ON uploads(device_id)",
     ],
 }
 
