@@ -28,6 +28,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterator
 
+from fastapi import Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -242,7 +243,7 @@ def _may_scrape(request: Any, allowed: list, token: str | None) -> bool:
 
 def install_metrics(app: Any, state: Any) -> HubMetrics:
     """Add the middleware and the `GET /metrics` route to the FastAPI app."""
-    from fastapi import Request, Response
+    from fastapi import Response
 
     from .errors import Forbidden
 
