@@ -38,7 +38,7 @@ class HubConfig:
     #: requests in progress from one client address at once, per hub process (429 beyond)
     max_requests_per_address: int = 64
     #: enrolment attempts per client address per minute, per hub process (429 beyond)
-    enrol_per_minute: int = 10
+    enrol_per_minute: int = 20
     #: `Authorization: Bearer <token>` that opens /metrics from any address (None: no token)
     metrics_token: str | None = None
     #: client networks that may read /metrics without the token (comma-separated CIDRs)

@@ -26,10 +26,11 @@ import time
 from typing import Any, Awaitable, Callable
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from sync_protocol.request_signing import VerifiedRequest
 
-from .errors import RequestTimeout, TooLarge, TooManyRequests, Unauthorized
+from .errors import BadRequest, RequestTimeout, TooLarge, TooManyRequests, Unauthorized
 
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
@@ -94,6 +95,9 @@ async def read_body(request: Request, limit: int, idle_seconds: float,
             part = await asyncio.wait_for(stream.__anext__(), idle_seconds)
         except StopAsyncIteration:
             break
+        except ClientDisconnect as exc:  # nobody is left to answer; end the request quietly
+            raise BadRequest("the client closed the connection before sending the whole body",
+                             "Máy khách đóng kết nối trước khi gửi hết nội dung", code="client_disconnected") from exc
         except asyncio.TimeoutError as exc:
             raise RequestTimeout(f"request body stalled for more than {idle_seconds:g} s; dropped",
                                  f"Nội dung yêu cầu ngừng gửi quá {idle_seconds:g} giây; đã huỷ") from exc
