@@ -6,10 +6,8 @@ sync_protocol.request_signing). Every error is JSON:
 """
 from __future__ import annotations
 
-import errno
 import os
 import logging
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +26,7 @@ from . import commits, delivery_proofs, enrolment, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
 from .config import HubConfig
-from .errors import BadRequest, HubError, InsufficientStorage, NotFound
+from .errors import BadRequest, HubError, InsufficientStorage, NotFound, disk_full
 from .limits import AddressLimitMiddleware, RateLimiter, client_address, read_body
 from .metrics import install_metrics
 from .parsing import ascii_int, loads_bounded
@@ -54,19 +52,6 @@ class EnrolRequest(BaseModel):
 class KeyRotation(BaseModel):
     new_public_key: str = Field(max_length=100, description="The device's new Ed25519 public key (base64url)")
     proof: str = Field(max_length=200, description="Signature by the new key over the rotation proof input")
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Is this exception (or its cause) the disk or database being full?"""
-    for _ in range(10):  # bounded: exception chains can loop
-        if exc is None:
-            return False
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return False
 
 
 def app_from_env() -> FastAPI:
@@ -114,10 +99,11 @@ def create_app(config: HubConfig) -> FastAPI:
         return JSONResponse({"error": "internal", "reason": "internal hub error; it was logged",
                              "reason_vi": "Lỗi nội bộ tại trung tâm; đã ghi nhật ký"}, status_code=500)
 
-    async def as_device(request: Request, limit: int, handler: Callable[[Device, bytes], Any]) -> Any:
+    async def as_device(request: Request, limit: int, handler: Callable[[Device, bytes], Any],
+                        frees_space: bool = False) -> Any:
         """Authenticate the device from the headers, then read the body (bounded, hashed as it streams,
         checked against the signed Content-Digest), then run the handler in the thread pool."""
-        device, verified = await run_in_threadpool(authenticate, state, request)
+        device, verified = await run_in_threadpool(authenticate, state, request, frees_space)
         body = await read_body(request, limit, config.body_idle_seconds, verified)
         return await run_in_threadpool(handler, device, body)
 
@@ -204,7 +190,8 @@ def create_app(config: HubConfig) -> FastAPI:
     @app.delete("/v1/uploads/{upload_id}", status_code=204, summary="tus termination")
     async def tus_delete(upload_id: str, request: Request) -> Response:
         require_tus(request)
-        await as_device(request, 0, lambda device, _: uploads.terminate_upload(state, device, upload_id))
+        await as_device(request, 0, lambda device, _: uploads.terminate_upload(state, device, upload_id),
+                        frees_space=True)
         return Response(status_code=204, headers=tus_headers())
 
     @app.head("/v1/objects/{sha256}", summary="Does the hub already hold this object from this device?")

@@ -18,7 +18,7 @@ from sync_protocol.keys import key_id as compute_key_id
 from sync_protocol.keys import public_key_from_text
 from sync_protocol.request_signing import VerifiedRequest, verify_signed_headers
 
-from .errors import Unauthorized
+from .errors import Unauthorized, disk_full
 from .state import HubState
 
 log = logging.getLogger("motcua.hub.auth")
@@ -51,7 +51,17 @@ def signing_key(state: HubState, device: Device, key_id: str) -> Ed25519PublicKe
     return public_key_from_text(row["public_key"]) if row else device.public_key
 
 
-def _remember_nonce(state: HubState, key_id: str, nonce: str, created: int) -> bool:
+def _remember_nonce(state: HubState, key_id: str, nonce: str, created: int, frees_space: bool = False) -> bool:
+    if frees_space:
+        # A request that frees space (tus DELETE) must work on a full disk, where even the replay cache
+        # cannot grow: it is then let through unrecorded. Replaying it is harmless — the upload is gone.
+        try:
+            return _remember_nonce(state, key_id, nonce, created)
+        except Exception as exc:  # noqa: BLE001 - only the disk-full case is let through
+            if not disk_full(exc):
+                raise
+            log.warning("nonce_not_recorded reason=disk_full")
+            return True
     # Unsynced: a power cut may forget the last few nonces, and a request replayed after that
     # within the window would pass the cache — but every device request is idempotent or
     # offset-checked (commit, PATCH, proofs), so this costs defence in depth, not safety.
@@ -65,9 +75,10 @@ def _remember_nonce(state: HubState, key_id: str, nonce: str, created: int) -> b
     return True
 
 
-def authenticate(state: HubState, request: Request) -> tuple[Device, VerifiedRequest]:
+def authenticate(state: HubState, request: Request, frees_space: bool = False) -> tuple[Device, VerifiedRequest]:
     """Verify the request signature from its headers; return the device and what was verified
-    (whose `body_matches` the caller must check once the body is in), or raise Unauthorized."""
+    (whose `body_matches` the caller must check once the body is in), or raise Unauthorized.
+    `frees_space`: the request deletes data, so a full disk must not stop it (see _remember_nonce)."""
     found: dict[str, dict] = {}
 
     def lookup_key(key_id: str) -> Ed25519PublicKey:
@@ -87,7 +98,7 @@ def authenticate(state: HubState, request: Request) -> tuple[Device, VerifiedReq
         verified = verify_signed_headers(
             request.method, path, query, request.headers,
             lookup_key=lookup_key,
-            remember_nonce=lambda k, n, c: _remember_nonce(state, k, n, c),
+            remember_nonce=lambda k, n, c: _remember_nonce(state, k, n, c, frees_space),
             now=state.now(),
             window_seconds=state.config.signature_window_seconds,
         )
@@ -100,5 +111,9 @@ def authenticate(state: HubState, request: Request) -> tuple[Device, VerifiedReq
     # "Last contact" is for the admin's lagging report: minute precision is plenty, and skipping
     # the write spares an fsync'd transaction on nearly every request.
     if row["last_seen_at"] is None or now - row["last_seen_at"] >= LAST_SEEN_RESOLUTION:
-        state.db.execute("UPDATE devices SET last_seen_at=? WHERE device_id=?", (now, row["device_id"]))
+        try:
+            state.db.execute("UPDATE devices SET last_seen_at=? WHERE device_id=?", (now, row["device_id"]))
+        except Exception as exc:  # noqa: BLE001 - last contact is a report, not worth refusing a request over
+            if not (frees_space and disk_full(exc)):
+                raise
     return Device.from_row(row), verified

@@ -17,6 +17,9 @@
 """
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 
 class HubError(Exception):
     status = 400
@@ -85,3 +88,16 @@ class ChecksumFailed(HubError):
 
 class InsufficientStorage(HubError):
     status, code = 507, "insufficient_storage"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Is this exception (or its cause) the disk or database being full?"""
+    for _ in range(10):  # bounded: exception chains can loop
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False

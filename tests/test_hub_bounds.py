@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -30,7 +31,8 @@ from sync_protocol.tus_client import encode_metadata
 
 from .authority_support import AGENCY_1, commit, enrolled_desk, manifest, refused, signed, upload
 from .conftest import SITE, HubProcess, run_motcua
-from .trust_support import captured_dossier, hub_rows, small_pdf
+from .test_hostile_disk_full import small_disk  # noqa: F401 - a fixture (a real small tmpfs)
+from .trust_support import captured_dossier, small_pdf
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -323,3 +325,43 @@ def test_enrolment_is_rate_limited_per_address(limited_hub):
     assert [g.status_code for g in guesses[:3]] == [401, 401, 401]
     refused(guesses[3], 429, "rate_limited")
     assert int(guesses[3].headers["Retry-After"]) > 0
+
+
+def test_tus_delete_frees_space_on_a_full_disk(tmp_path, small_disk):
+    """Fill the hub's disk with one upload until 507; deleting that upload must work (bytes first)
+    and give the space back, and a creation that fails on the full disk leaves no file."""
+    hub = HubProcess(small_disk(tmp_path / "hub", "3m")).start()
+    desk = enrolled_desk(hub, tmp_path / "a", SITE, AGENCY_1)
+    try:
+        created = _create(hub, desk, 8 * 1024 * 1024)
+        assert created.status_code == 201, created.text
+        path, offset, chunk = created.headers["Location"], 0, os.urandom(256 * 1024)
+        while True:
+            answer = signed(hub, desk, "PATCH", path, chunk, **TUS, **{
+                "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+            if answer.status_code != 204:
+                break
+            offset += len(chunk)
+        refused(answer, 507, "insufficient_storage")
+        # leave the database no room either: empty its write-ahead log, then fill what that freed
+        conn = sqlite3.connect(hub.data_dir / "hub.db")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        filler = os.open(hub.data_dir / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        before = set((hub.data_dir / "uploads").iterdir())
+        refused(_create(hub, desk, 10), 507)
+        assert set((hub.data_dir / "uploads").iterdir()) == before  # no orphan file for the failed creation
+        assert signed(hub, desk, "DELETE", path, **TUS).status_code == 204
+        assert not (hub.data_dir / "uploads" / path.rsplit("/", 1)[1]).exists()
+        assert hub.sql("SELECT COUNT(*) FROM uploads WHERE upload_id=?", (path.rsplit("/", 1)[1],)) == [(0,)]
+        upload(desk, os.urandom(512 * 1024))  # the freed space takes a new upload
+    finally:
+        desk.close()
+        hub.stop()
