@@ -148,12 +148,18 @@ def test_stalled_body_is_dropped_after_the_idle_time(limited_hub, tmp_path):
         desk.close()
 
 
-def test_upload_metadata_header_is_bounded(hub, agent):
+def test_upload_metadata_and_declared_body_sizes_are_bounded(hub, agent):
     metadata = encode_metadata({"sha256": "ab" * 32, "note": "x" * 5000})
     headers = {**sign_request("POST", "/v1/uploads", b"", agent.device_key, int(time.time())), **TUS,
                "Upload-Length": "10", "Upload-Metadata": metadata}
     refused(requests.post(hub.url + "/v1/uploads", headers=headers, timeout=10), 400, "header_too_large")
     assert hub.sql("SELECT COUNT(*) FROM uploads") == [(0,)]
+    # a body declared larger than any route takes is refused before a byte of it is read
+    sock = _raw(hub, "POST /v1/enrol HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 100000000000\r\n\r\n")
+    status, data = _status_line(sock)
+    sock.close()
+    assert status == 413 and b"too_large" in data, data[:300]
 
 
 def test_requests_in_progress_per_address_are_capped(limited_hub):
