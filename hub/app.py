@@ -54,6 +54,12 @@ class KeyRotation(BaseModel):
     proof: str = Field(max_length=200, description="Signature by the new key over the rotation proof input")
 
 
+def _invalid(errors: Any) -> BadRequest:
+    """A 400 naming every field pydantic refused."""
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors)
+    return BadRequest(f"invalid request: {fields}", f"Yêu cầu không hợp lệ: {fields}")
+
+
 def app_from_env() -> FastAPI:
     """App factory for `motcua hub serve --workers N`: each worker builds its app from the environment."""
     return create_app(HubConfig.from_env(Path(os.environ["MOTCUA_HUB_DATA"])))
@@ -84,9 +90,7 @@ def create_app(config: HubConfig) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return JSONResponse(BadRequest(f"invalid request: {fields}", f"Yêu cầu không hợp lệ: {fields}").to_json(),
-                            status_code=400)
+        return JSONResponse(_invalid(exc.errors()).to_json(), status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -130,8 +134,7 @@ def create_app(config: HubConfig) -> FastAPI:
         try:
             req = EnrolRequest.model_validate_json(body)
         except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
-            raise BadRequest(f"invalid request: {fields}", f"Yêu cầu không hợp lệ: {fields}") from exc
+            raise _invalid(exc.errors()) from exc
         result = await run_in_threadpool(enrolment.enrol_device, state, req.token, req.public_key, req.device_name,
                                          req.site)
         log.info("device_enrolled device=%s", result.device_id)
