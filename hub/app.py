@@ -236,7 +236,7 @@ def create_app(config: HubConfig) -> FastAPI:
     async def dossier(dossier_id: str, request: Request) -> dict[str, Any]:
         found = await as_device(request, 0, lambda device, _: commits.dossier_status(state, device, dossier_id))
         if found is None:
-            raise NotFound("the hub has no such dossier for this site", "Trung tâm chưa có hồ sơ này của điểm tiếp nhận")
+            raise NotFound("the hub has no such dossier for this agency", "Trung tâm chưa có hồ sơ này của cơ quan")
         return found
 
     @app.get("/v1/feed", summary="Status events of this device's site after a cursor (status feed)")

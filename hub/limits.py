@@ -86,7 +86,7 @@ async def read_body(request: Request, limit: int, idle_seconds: float,
     """The body, at most `limit` bytes, each part arriving within `idle_seconds`; if `verified` is
     given, the body must hash to the Content-Digest its signature covered."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and (len(declared) > 19 or int(declared) > limit):
         raise TooLarge(f"request body of {declared} bytes exceeds {limit}", f"Nội dung yêu cầu vượt quá {limit} byte")
     chunks, size, digest = [], 0, hashlib.sha256()
     stream = request.stream().__aiter__()
