@@ -61,10 +61,13 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert và --tls-key phải đi cùng nhau / --tls-cert and --tls-key go together")
-    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    server: dict = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
+    # h11 rather than httptools: it bounds the headers it buffers (httptools lets a stranger stream one
+    # header without end into the hub's memory); bodies are bounded by the app (hub.limits).
+    server.update(http="h11", h11_max_incomplete_event_size=config.max_header_bytes)
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **tls)
+        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **server)
         return
     from .state import HubState
 
@@ -73,7 +76,7 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     os.environ.update({"MOTCUA_HUB_DATA": str(data), "MOTCUA_HUB_DATABASE_URL": database_url or "",
                        "MOTCUA_HUB_OBJECT_STORE": object_store or ""})
     uvicorn.run("hub.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level=log_level,
-                access_log=False, **tls)
+                access_log=False, **server)
 
 
 @hub.command("token")

@@ -43,10 +43,12 @@ class HubConfig:
     metrics_token: str | None = None
     #: client networks that may read /metrics without the token (comma-separated CIDRs)
     metrics_allow: str = "127.0.0.0/8,::1/128"
+    #: request line + headers of one request (the HTTP parser refuses more, 400, before the app runs)
+    max_header_bytes: int = 64 * 1024
 
     #: fields settable from the environment as MOTCUA_HUB_<FIELD NAME IN CAPITALS>
     ENV_LIMITS = ("max_open_uploads", "max_reserved_bytes", "body_idle_seconds", "max_requests_per_address",
-                  "enrol_per_minute", "metrics_token", "metrics_allow")
+                  "enrol_per_minute", "metrics_token", "metrics_allow", "max_header_bytes")
 
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> "HubConfig":

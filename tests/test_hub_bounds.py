@@ -371,3 +371,24 @@ def test_tus_delete_frees_space_on_a_full_disk(tmp_path, small_disk):
     finally:
         desk.close()
         hub.stop()
+
+
+def test_endless_headers_do_not_grow_hub_memory(hub):
+    """A stranger streams one header line of 100 MiB: the HTTP parser stops at max_header_bytes."""
+    pid = hub.proc.pid
+    before = _vm(pid, "VmHWM")
+    sock = _raw(hub, "GET /v1/hello HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+    sent = 0
+    try:
+        for _ in range(100):
+            sock.sendall(b"a" * (1 << 20))
+            sent += 1
+    except OSError:
+        pass  # the hub closed the connection: what the test wants
+    finally:
+        sock.close()
+    grown_mib = (_vm(pid, "VmHWM") - before) / 1024
+    print(f"hub peak RSS grew {grown_mib:.1f} MiB while a client sent {sent} MiB of one header; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    assert grown_mib < 30, grown_mib
+    assert requests.get(hub.url + "/v1/hello", timeout=5).ok
