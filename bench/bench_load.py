@@ -42,6 +42,9 @@ from tests.fixtures_servers import PostgresServer, S3Server, free_port, quick_do
 
 SITE = "UBND xã Tải Thử"
 AGENCY_PREFIX = "000.00.{:02d}.H29"  # one agency per 10 desks (code blocks 0-9)
+#: every simulated desk comes from 127.0.0.1; real desks come from their own addresses, so the hub's
+#: per-address limits (enrolments per minute, requests in progress) are lifted for the benchmark
+SIMULATED_ADDRESSES = {"MOTCUA_HUB_ENROL_PER_MINUTE": "100000", "MOTCUA_HUB_MAX_REQUESTS_PER_ADDRESS": "100000"}
 
 
 def start_hub(data: Path, env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen, str]:
@@ -51,7 +54,7 @@ def start_hub(data: Path, env: dict[str, str], workers: int = 1) -> tuple[subpro
     log = open(data.parent / f"hub-{port}.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "hub", "serve", "--data", str(data), "--port", str(port),
                              "--log-level", "warning", "--workers", str(workers)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **env})
+                            env={**os.environ, **SIMULATED_ADDRESSES, **env})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:

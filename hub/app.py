@@ -6,11 +6,8 @@ sync_protocol.request_signing). Every error is JSON:
 """
 from __future__ import annotations
 
-import errno
-import json
 import os
 import logging
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +16,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync_protocol import PROTOCOL_VERSION
 from sync_protocol.tus_client import TUS_VERSION, decode_metadata
@@ -29,13 +27,20 @@ from . import feed as status_feed
 from .auth import Device, authenticate
 from .case_system.routes import install as install_case_system
 from .config import HubConfig
-from .errors import BadRequest, HubError, InsufficientStorage, NotFound, TooLarge
+from .errors import BadRequest, HubError, InsufficientStorage, NotFound, disk_full
+from .limits import AddressLimitMiddleware, RateLimiter, client_address, read_body
 from .metrics import install_metrics
+from .parsing import ascii_int, loads_bounded
+from .sealed import remove_interrupted_decryptions
 from .state import HubState
 
 log = logging.getLogger("motcua.hub.app")
 TUS_EXTENSIONS = "creation,checksum,termination,expiration"
 MAX_JSON_BODY = 1024 * 1024
+MAX_UPLOAD_METADATA = 4096
+_HTTP_ERRORS = {404: ("not_found", "no such route; see /openapi.json", "Không có đường dẫn này; xem /openapi.json"),
+                405: ("method_not_allowed", "this method is not allowed on this route",
+                      "Phương thức này không dùng được cho đường dẫn này")}
 
 
 class EnrolRequest(BaseModel):
@@ -50,17 +55,10 @@ class KeyRotation(BaseModel):
     proof: str = Field(max_length=200, description="Signature by the new key over the rotation proof input")
 
 
-def disk_full(exc: BaseException) -> bool:
-    """Is this exception (or its cause) the disk or database being full?"""
-    for _ in range(10):  # bounded: exception chains can loop
-        if exc is None:
-            return False
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return False
+def _invalid(errors: Any) -> BadRequest:
+    """A 400 naming every field pydantic refused."""
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors)
+    return BadRequest(f"invalid request: {fields}", f"Yêu cầu không hợp lệ: {fields}")
 
 
 def app_from_env() -> FastAPI:
@@ -70,10 +68,14 @@ def app_from_env() -> FastAPI:
 
 def create_app(config: HubConfig) -> FastAPI:
     state = HubState.open(config)
+    remove_interrupted_decryptions(state)  # plaintexts a killed hub left half-written
     app = FastAPI(title="motcua hub", version="0.1.0",
                   description="Provincial receiver for dossiers sealed by motcua desk agents.")
     app.state.hub = state
-    install_metrics(app, state)  # GET /metrics (Prometheus) and request counters
+    app.add_middleware(AddressLimitMiddleware, max_per_address=config.max_requests_per_address,
+                       max_body=max(config.max_chunk_bytes, MAX_JSON_BODY))
+    install_metrics(app, state)  # GET /metrics (Prometheus) and request counters (outermost: counts refusals too)
+    enrol_limit = RateLimiter(config.enrol_per_minute)
     from .console import mount_console
 
     mount_console(app, state)  # the centre staff's web console at /console/ (hub.console)
@@ -83,11 +85,17 @@ def create_app(config: HubConfig) -> FastAPI:
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:
         return JSONResponse(exc.to_json(), status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION, **exc.headers})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Unknown routes and methods answer in the documented {error, reason, reason_vi} shape."""
+        code, reason, reason_vi = _HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)[:200],
+                                                                      str(exc.detail)[:200]))
+        return JSONResponse({"error": code, "reason": reason, "reason_vi": reason_vi}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return JSONResponse(BadRequest(f"invalid request: {fields}", f"Yêu cầu không hợp lệ: {fields}").to_json(),
-                            status_code=400)
+        return JSONResponse(_invalid(exc.errors()).to_json(), status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -100,22 +108,12 @@ def create_app(config: HubConfig) -> FastAPI:
         return JSONResponse({"error": "internal", "reason": "internal hub error; it was logged",
                              "reason_vi": "Lỗi nội bộ tại trung tâm; đã ghi nhật ký"}, status_code=500)
 
-    async def read_body(request: Request, limit: int) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise TooLarge(f"request body of {declared} bytes exceeds {limit}", f"Nội dung yêu cầu vượt quá {limit} byte")
-        chunks, size = [], 0
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:
-                raise TooLarge(f"request body exceeds {limit} bytes", f"Nội dung yêu cầu vượt quá {limit} byte")
-            chunks.append(part)
-        return b"".join(chunks)
-
-    async def as_device(request: Request, limit: int, handler: Callable[[Device, bytes], Any]) -> Any:
-        """Read the body, authenticate the device, run the handler in the thread pool."""
-        body = await read_body(request, limit)
-        device = await run_in_threadpool(authenticate, state, request, body)
+    async def as_device(request: Request, limit: int, handler: Callable[[Device, bytes], Any],
+                        frees_space: bool = False) -> Any:
+        """Authenticate the device from the headers, then read the body (bounded, hashed as it streams,
+        checked against the signed Content-Digest), then run the handler in the thread pool."""
+        device, verified = await run_in_threadpool(authenticate, state, request, frees_space)
+        body = await read_body(request, limit, config.body_idle_seconds, verified)
         return await run_in_threadpool(handler, device, body)
 
     def require_tus(request: Request) -> None:
@@ -132,9 +130,18 @@ def create_app(config: HubConfig) -> FastAPI:
                 "hub_public_key": state.hub_public_key, "hub_encryption_key": state.encryption_public_key,
                 "hub_encryption_key_id": state.encryption_key_id, "time": int(time.time())}
 
-    @app.post("/v1/enrol", status_code=201, summary="Exchange a one-time token for a device identity")
-    def enrol(req: EnrolRequest) -> dict[str, Any]:
-        result = enrolment.enrol_device(state, req.token, req.public_key, req.device_name, req.site)
+    @app.post("/v1/enrol", status_code=201, summary="Exchange a one-time token for a device identity",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": EnrolRequest.model_json_schema()}}}})
+    async def enrol(request: Request) -> dict[str, Any]:
+        enrol_limit.check(client_address(request.scope))  # 429: tokens are not to be guessed at speed
+        body = await read_body(request, 4096, config.body_idle_seconds)
+        try:
+            req = EnrolRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise _invalid(exc.errors()) from exc
+        result = await run_in_threadpool(enrolment.enrol_device, state, req.token, req.public_key, req.device_name,
+                                         req.site)
         log.info("device_enrolled device=%s", result.device_id)
         return result.to_json(state)
 
@@ -147,16 +154,18 @@ def create_app(config: HubConfig) -> FastAPI:
     @app.post("/v1/uploads", status_code=201, summary="tus creation: start an upload")
     async def tus_create(request: Request) -> Response:
         require_tus(request)
-        length_header = request.headers.get("upload-length", "")
-        if not length_header.isdigit():
-            raise BadRequest("Upload-Length header is required (bytes)", "Thiếu tiêu đề Upload-Length")
+        length = ascii_int(request.headers.get("upload-length"), "Upload-Length (bytes)")
+        raw_metadata = request.headers.get("upload-metadata", "")
+        if len(raw_metadata) > MAX_UPLOAD_METADATA:
+            raise BadRequest(f"Upload-Metadata is longer than {MAX_UPLOAD_METADATA} bytes",
+                             f"Upload-Metadata dài quá {MAX_UPLOAD_METADATA} byte", code="header_too_large")
         try:
-            metadata = decode_metadata(request.headers.get("upload-metadata", ""))
+            metadata = decode_metadata(raw_metadata)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"Upload-Metadata is malformed: {exc}", "Upload-Metadata không hợp lệ") from exc
 
         def create(device: Device, _: bytes) -> str:
-            return uploads.create_upload(state, device, int(length_header), metadata)
+            return uploads.create_upload(state, device, length, metadata)
 
         upload_id = await as_device(request, 0, create)
         return Response(status_code=201, headers=tus_headers(Location=f"/v1/uploads/{upload_id}", **{
@@ -176,12 +185,10 @@ def create_app(config: HubConfig) -> FastAPI:
         if request.headers.get("content-type") != "application/offset+octet-stream":
             raise HubError("Content-Type must be application/offset+octet-stream",
                            "Content-Type phải là application/offset+octet-stream", code="content_type")
-        offset_header = request.headers.get("upload-offset", "")
-        if not offset_header.isdigit():
-            raise BadRequest("Upload-Offset header is required", "Thiếu tiêu đề Upload-Offset")
+        offset = ascii_int(request.headers.get("upload-offset"), "Upload-Offset")
 
         def append(device: Device, body: bytes) -> int:
-            return uploads.append_chunk(state, device, upload_id, int(offset_header), body,
+            return uploads.append_chunk(state, device, upload_id, offset, body,
                                         request.headers.get("upload-checksum"))
 
         new_offset = await as_device(request, config.max_chunk_bytes, append)
@@ -191,12 +198,13 @@ def create_app(config: HubConfig) -> FastAPI:
     @app.delete("/v1/uploads/{upload_id}", status_code=204, summary="tus termination")
     async def tus_delete(upload_id: str, request: Request) -> Response:
         require_tus(request)
-        await as_device(request, 0, lambda device, _: uploads.terminate_upload(state, device, upload_id))
+        await as_device(request, 0, lambda device, _: uploads.terminate_upload(state, device, upload_id),
+                        frees_space=True)
         return Response(status_code=204, headers=tus_headers())
 
     @app.head("/v1/objects/{sha256}", summary="Does the hub already hold this object from this device?")
     async def object_exists(sha256: str, request: Request) -> Response:
-        if len(sha256) != 64:
+        if not uploads.is_sha256(sha256):
             raise BadRequest("object address must be 64 hex digits", "Địa chỉ đối tượng phải có 64 chữ số hex")
         found = await as_device(request, 0, lambda device, _: uploads.object_owned(state, device, sha256, verify=False))
         if found is None:
@@ -233,19 +241,20 @@ def create_app(config: HubConfig) -> FastAPI:
     async def dossier(dossier_id: str, request: Request) -> dict[str, Any]:
         found = await as_device(request, 0, lambda device, _: commits.dossier_status(state, device, dossier_id))
         if found is None:
-            raise NotFound("the hub has no such dossier for this site", "Trung tâm chưa có hồ sơ này của điểm tiếp nhận")
+            raise NotFound("the hub has no such dossier for this agency", "Trung tâm chưa có hồ sơ này của cơ quan")
         return found
 
     @app.get("/v1/feed", summary="Status events of this device's site after a cursor (status feed)")
     async def feed(request: Request, after: int = 0, limit: int = 100) -> dict[str, Any]:
-        return await as_device(request, 0, lambda device, _: status_feed.feed_page(state, device.site, after, limit))
+        return await as_device(request, 0,
+                               lambda device, _: status_feed.feed_page(state, device.agency_code, after, limit))
 
     @app.post("/v1/case-system/status", summary="Provincial case system: post a dossier status change (Bearer API token)")
     async def post_status(request: Request) -> JSONResponse:
-        body = await read_body(request, 64 * 1024)
         token = await run_in_threadpool(status_feed.api_token, state, request.headers.get("authorization"))
+        body = await read_body(request, 64 * 1024, config.body_idle_seconds)  # only once the token is known
         try:
-            parsed = json.loads(body)
+            parsed = loads_bounded(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
         event, created = await run_in_threadpool(status_feed.post_status, state, token["name"], parsed, token["agencies"])

@@ -29,13 +29,13 @@ from sync_protocol.bundle import (INDEX_NAME, MAX_MANIFEST_BYTES, RECEIPTS_DIR, 
                                   build_receipts, parse_index, receipts_file_name)
 from sync_protocol.castore import write_file_atomic
 from sync_protocol.errors import InvalidDocument, ObjectCorrupt
-from sync_protocol.keys import public_key_from_text
 from sync_protocol.timestamps import format_utc
 
 from .auth import Device
 from .commits import commit_body
 from .errors import HubError
 from .feed import events_for_device
+from .parsing import loads_bounded
 from .state import HubState
 from .uploads import object_owned, record_owner
 
@@ -78,7 +78,7 @@ def _device(state: HubState, device_id: str) -> Device:
         reason = row["revoked_reason"] or "revoked"
         raise HubError(f"device {device_id} is revoked: {reason}", f"Thiết bị {device_id} đã bị thu hồi: {reason}",
                        code="device_revoked")
-    return Device(row["device_id"], row["site"], row["agency_code"], public_key_from_text(row["public_key"]))
+    return Device.from_row(row)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -114,7 +114,7 @@ def _ingest_objects(state: HubState, device: Device, root: Path, entry: BundleEn
 def import_bundle(state: HubState, root: Path, report: ImportReport) -> None:
     """Import one bundle directory into `report`."""
     try:
-        index = json.loads((root / INDEX_NAME).read_text("utf-8"))
+        index = loads_bounded((root / INDEX_NAME).read_bytes())
         device_id, entries = parse_index(index)
     except FileNotFoundError:
         report.fail(root.name, f"{root / INDEX_NAME} is missing: the export did not finish; export again",

@@ -61,10 +61,13 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert và --tls-key phải đi cùng nhau / --tls-cert and --tls-key go together")
-    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    server: dict = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
+    # h11 rather than httptools: it bounds the headers it buffers (httptools lets a stranger stream one
+    # header without end into the hub's memory); bodies are bounded by the app (hub.limits).
+    server.update(http="h11", h11_max_incomplete_event_size=config.max_header_bytes)
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **tls)
+        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **server)
         return
     from .state import HubState
 
@@ -73,7 +76,7 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     os.environ.update({"MOTCUA_HUB_DATA": str(data), "MOTCUA_HUB_DATABASE_URL": database_url or "",
                        "MOTCUA_HUB_OBJECT_STORE": object_store or ""})
     uvicorn.run("hub.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level=log_level,
-                access_log=False, **tls)
+                access_log=False, **server)
 
 
 @hub.command("token")
@@ -106,10 +109,18 @@ def devices(data: Path, as_json: bool) -> None:
         return
     for r in rows:
         status = f"REVOKED ({r['revoked_reason']})" if r["revoked_at"] else "active"
-        chain = f"chain={r['chain_head']}" + (f" GAPS={r['chain_gaps']}" if r["chain_gaps"] else "") + (
+        chain = f"chain={r['chain_head']}" + (f" GAPS={_gaps(r)}" if r["chain_missing"] else "") + (
             f" FORKS_REFUSED={r['forks_refused']}" if r["forks_refused"] else "")
         click.echo(f"{r['device_id']}  {r['agency_code']}/{r['code_block']}  {r['site']}  "
                    f"last_seen={_when(r['last_seen_at'])}  {chain}  {status}")
+
+
+def _gaps(report: dict) -> str:
+    """Missing sequence numbers: listed when few ([2, 5]), as runs when many ([1..9007199254740990])."""
+    if report["chain_missing"] == len(report["chain_gaps"]):
+        return str(report["chain_gaps"])
+    runs = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in report["chain_gap_ranges"])
+    return f"[{runs}] ({report['chain_missing']})"
 
 
 def _when(ts: int | None) -> str:
@@ -134,7 +145,7 @@ def chain_report_cmd(data: Path, as_json: bool) -> None:
     elif not problems:
         click.echo("Chuỗi băm của mọi thiết bị liền mạch / every device's hash chain is intact")
     for r in problems if not as_json else []:
-        click.echo(f"{r['device_id']} ({r['site']}): thiếu số thứ tự / missing sequence {r['chain_gaps']}; "
+        click.echo(f"{r['device_id']} ({r['site']}): thiếu số thứ tự / missing sequence {_gaps(r)}; "
                    f"rẽ nhánh bị từ chối / forks refused: {r['forks_refused']}")
     sys.exit(1 if problems else 0)
 
@@ -163,6 +174,25 @@ def audit_cmd(data: Path, dossier: str | None, verify_only: bool, as_json: bool)
     if verify_only and not problems:
         click.echo("Nhật ký kiểm toán nguyên vẹn / audit log intact")
     sys.exit(1 if problems else 0)
+
+
+@hub.command("transfer")
+@data_option
+@click.argument("dossier_id")
+@click.option("--to", "to_device", required=True, help="Device id that may commit new versions from now on.")
+def transfer(data: Path, dossier_id: str, to_device: str) -> None:
+    """Let another device of the same agency commit new versions of a dossier (audited).
+
+    Example: motcua hub transfer 0190a0b0-0000-7000-8000-000000000001 --to dev_0123456789abcdef0123
+    """
+    from .authority import transfer_dossier
+
+    try:
+        moved = transfer_dossier(_state(data), dossier_id, to_device)
+    except HubError as exc:
+        click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
+        sys.exit(1)
+    click.echo(f"Đã chuyển / transferred {moved['dossier_id']}: {moved['from']} -> {moved['to']}")
 
 
 @hub.command("revoke")

@@ -5,9 +5,11 @@ Checks, in order (the first failure is the answer):
   2. the manifest names the authenticated device (403) and its signature verifies (422);
   3. the same dossier version already committed: same manifest -> the same receipt
      (idempotent replay), a different manifest -> 409;
+  3b. the device may act on this dossier (hub.authority): its agency's code, its code
+     block for a new dossier, its own dossier id for a new version (403);
   4. the hash chain: a different manifest already holds this sequence number,
      or the neighbours' links disagree -> 409 (fork). Gaps are allowed — dossiers
-     may arrive out of order by priority — and are reported by `chain_gaps`;
+     may arrive out of order by priority — and are reported by `chain_gap_ranges`;
   5. every payload object was uploaded by this device and re-hashes to its
      address with the declared size (422).
 All writes happen in one transaction together with the hub sequence number.
@@ -28,10 +30,12 @@ from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import format_utc
 
 from . import audit
+from .authority import check_commit_allowed, commit_refusal
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
 from .storage.metadata import IntegrityError, Tx
+from .parsing import loads_bounded
 from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
 from .uploads import object_owned
 
@@ -55,7 +59,7 @@ def commit_body(state: HubState, device: Device, body: bytes,
         parsed = open_sealed_manifest(state, body)  # encrypted to the hub at rest (hub.sealed)
     else:
         try:
-            parsed = json.loads(body)
+            parsed = loads_bounded(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
     return commit_manifest(state, device, parsed)
@@ -79,6 +83,7 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
     existing = _existing(state.db, manifest)
     if existing is not None:
         return _replay(existing, manifest_hash), False
+    check_commit_allowed(state, device, manifest)
     for obj in manifest.objects:
         found = object_owned(state, device, obj.sha256)
         if found is None:
@@ -98,6 +103,9 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                 existing = _existing(tx, manifest)
                 if existing is not None:
                     return _replay(existing, manifest_hash), False
+                refusal = commit_refusal(tx, device, manifest)  # another device won a race for this dossier id
+                if refusal is not None:
+                    raise refusal
                 try:
                     _extend_chain(tx, manifest, manifest_hash)
                 except Conflict:
@@ -175,18 +183,29 @@ def _extend_chain(tx: Tx, manifest: Manifest, manifest_hash: str) -> None:
                      (manifest.device_id, manifest.sequence, manifest_hash, manifest.previous_manifest_hash))
 
 
-def chain_gaps(state: HubState, device_id: str) -> list[int]:
-    """Sequence numbers missing below the device's highest committed one."""
-    seqs = [r["sequence"] for r in state.db.query("SELECT sequence FROM chain WHERE device_id=? ORDER BY sequence",
-                                                  (device_id,))]
-    present = set(seqs)
-    return [n for n in range(1, (seqs[-1] if seqs else 0) + 1) if n not in present]
+MAX_LISTED_GAPS = 100
+
+
+def chain_gap_ranges(state: HubState, device_id: str, limit: int = MAX_LISTED_GAPS) -> list[tuple[int, int]]:
+    """Runs of sequence numbers missing below the device's highest committed one, as (first, last),
+    at most `limit` runs. Computed from neighbours in SQL, never by listing numbers: a desk that
+    commits sequence 2^53-1 leaves one run, not 2^53 numbers to materialise."""
+    rows = state.db.query(
+        "SELECT prev + 1 AS first, sequence - 1 AS last FROM ("
+        " SELECT sequence, COALESCE(LAG(sequence) OVER (ORDER BY sequence), 0) AS prev"
+        " FROM chain WHERE device_id=?) AS neighbours WHERE sequence - prev > 1 ORDER BY sequence LIMIT ?",
+        (device_id, limit))
+    return [(int(r["first"]), int(r["last"])) for r in rows]
 
 
 def dossier_status(state: HubState, device: Device, dossier_id: str) -> dict[str, Any] | None:
+    """The latest version of a dossier of the device's agency, or None (another agency's looks absent)."""
+    # Scoped by the agency code of the committing device, never by the free-text site name:
+    # two sites may share a name in different agencies.
     row = state.db.one(
-        "SELECT * FROM dossiers WHERE dossier_id=? AND site=? ORDER BY dossier_version DESC LIMIT 1",
-        (dossier_id, device.site),
+        "SELECT d.* FROM dossiers d JOIN devices v ON v.device_id = d.device_id"
+        " WHERE d.dossier_id=? AND v.agency_code=? ORDER BY d.dossier_version DESC LIMIT 1",
+        (dossier_id, device.agency_code),
     )
     if row is None:
         return None

@@ -28,13 +28,42 @@ class HubConfig:
     object_store_url: str | None = None
     #: connections each hub instance may open to PostgreSQL (plus as many again for upload locks)
     database_pool_size: int = 20
+    # -- bounds against hostile clients (issue 12); each has a MOTCUA_HUB_<NAME> environment variable
+    #: unfinished uploads one device may hold open at once (429 beyond)
+    max_open_uploads: int = 64
+    #: bytes one device may reserve in unfinished uploads (sum of their Upload-Length; 413 beyond)
+    max_reserved_bytes: int = 4 * 1024**3
+    #: a request body that sends nothing for this long is dropped (408)
+    body_idle_seconds: float = 30.0
+    #: requests in progress from one client address at once, per hub process (429 beyond)
+    max_requests_per_address: int = 64
+    #: enrolment attempts per client address per minute, per hub process (429 beyond)
+    enrol_per_minute: int = 20
+    #: `Authorization: Bearer <token>` that opens /metrics from any address (None: no token)
+    metrics_token: str | None = None
+    #: client networks that may read /metrics without the token (comma-separated CIDRs)
+    metrics_allow: str = "127.0.0.0/8,::1/128"
+    #: request line + headers of one request (the HTTP parser refuses more, 400, before the app runs)
+    max_header_bytes: int = 64 * 1024
+
+    #: fields settable from the environment as MOTCUA_HUB_<FIELD NAME IN CAPITALS>
+    ENV_LIMITS = ("max_open_uploads", "max_reserved_bytes", "body_idle_seconds", "max_requests_per_address",
+                  "enrol_per_minute", "metrics_token", "metrics_allow", "max_header_bytes")
 
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> "HubConfig":
         """Config for `data_dir`, with MOTCUA_HUB_DATABASE_URL / MOTCUA_HUB_OBJECT_STORE from the environment
         unless given in `overrides` (a None override means "use the environment")."""
-        env = {"database_url": os.environ.get("MOTCUA_HUB_DATABASE_URL") or None,
-               "object_store_url": os.environ.get("MOTCUA_HUB_OBJECT_STORE") or None}
+        env: dict[str, object] = {"database_url": os.environ.get("MOTCUA_HUB_DATABASE_URL") or None,
+                                  "object_store_url": os.environ.get("MOTCUA_HUB_OBJECT_STORE") or None}
+        for name in cls.ENV_LIMITS:
+            raw = os.environ.get(f"MOTCUA_HUB_{name.upper()}")
+            if raw:
+                kind = type(getattr(cls, name))
+                try:
+                    env[name] = raw if kind in (str, type(None)) else kind(raw)
+                except ValueError as exc:
+                    raise ValueError(f"MOTCUA_HUB_{name.upper()}={raw!r} is not a {kind.__name__}") from exc
         given = {k: v for k, v in overrides.items() if v is not None}
         return cls(data_dir=Path(data_dir), **{**env, **given})  # type: ignore[arg-type]
 

@@ -3,12 +3,11 @@
 A proof is accepted once: the same record again is a no-op (200), a different
 document under the same record id is a conflict (409). The hub requires the
 proof to be signed by the sending device, to name that device, to concern a
-dossier of the device's site, and every evidence image (signature / photo) to
+dossier of the device's agency (never matched by site name), and every evidence image (signature / photo) to
 have been uploaded by that device beforehand (tus, like any payload object).
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from sync_protocol.signed_document import Envelope, verify_document
 from . import feed
 from .auth import Device
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from .parsing import loads_bounded
 from .state import HubState
 from .uploads import object_owned
 
@@ -30,7 +30,7 @@ STATUS_RESULT_RETURNED = 10
 def accept_proof(state: HubState, device: Device, body: bytes) -> tuple[dict[str, Any], bool]:
     """Verify and store one proof; return ({record_id, status_event}, created?)."""
     try:
-        envelope = Envelope.from_dict(json.loads(body))
+        envelope = Envelope.from_dict(loads_bounded(body))
         document = check_proof(envelope.document)
         verify_document(LABEL, envelope, device.public_key)
     except (ValueError, UnicodeDecodeError, InvalidDocument) as exc:
@@ -41,8 +41,10 @@ def accept_proof(state: HubState, device: Device, body: bytes) -> tuple[dict[str
                             code="proof_signature_invalid") from exc
     if document["device_id"] != device.device_id:
         raise Forbidden("proof claims another device's id", "Biên bản ghi mã thiết bị khác", code="device_mismatch")
-    dossier = state.db.one("SELECT site FROM dossiers WHERE dossier_id=? LIMIT 1", (document["dossier_id"],))
-    if dossier is None or dossier["site"] != device.site:
+    # Scoped by agency code, never by site name: another agency's dossier looks absent.
+    dossier = state.db.one("SELECT v.agency_code FROM dossiers d JOIN devices v ON v.device_id = d.device_id"
+                           " WHERE d.dossier_id=? LIMIT 1", (document["dossier_id"],))
+    if dossier is None or dossier["agency_code"] != device.agency_code:
         raise NotFound("the hub has no such dossier for this site", "Trung tâm chưa có hồ sơ này của điểm tiếp nhận",
                        code="dossier_unknown")
     for item in evidence_of(document):

@@ -111,8 +111,12 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
                 f"Mã đăng ký dành cho điểm {row['site']!r}, không phải {expected_site.strip()!r}",
                 code="token_site_mismatch",
             )
-        if tx.one("SELECT 1 AS found FROM devices WHERE key_id=?", (key_id(key),)):
-            raise Conflict("this device key is already enrolled", "Khoá thiết bị này đã được đăng ký")
+        # Checked before the token is spent: a key once enrolled — current or rotated away — is never
+        # enrolled again (its old signatures and manifests still name its device).
+        if tx.one("SELECT 1 AS found FROM device_keys WHERE key_id=?", (key_id(key),)) or \
+                tx.one("SELECT 1 AS found FROM devices WHERE key_id=?", (key_id(key),)):
+            raise Conflict("this device key is already enrolled (or was, before a key rotation); make a new key",
+                           "Khoá thiết bị này đã (từng) được đăng ký; hãy tạo khoá mới", code="key_already_used")
         used = {r["code_block"] for r in tx.query("SELECT code_block FROM devices WHERE agency_code=?", (row["agency_code"],))}
         free = [b for b in range(state.config.max_devices_per_agency) if b not in used]
         if not free:
@@ -150,14 +154,21 @@ def list_devices(state: HubState) -> list[dict[str, Any]]:
 
 def chain_report(state: HubState, device_id: str) -> dict[str, Any]:
     """A device's hash chain as the hub sees it: head, gaps (missing sequence numbers) and refused forks."""
-    from .commits import chain_gaps
+    from .commits import MAX_LISTED_GAPS, chain_gap_ranges
 
-    head = state.db.one("SELECT MAX(sequence) AS head FROM chain WHERE device_id=?", (device_id,))["head"] or 0
-    gaps = chain_gaps(state, device_id)
-    forks = state.db.query("SELECT at, dossier_id, detail FROM audit WHERE actor=? AND action='chain.fork_refused'"
-                           " ORDER BY seq", (device_id,))
-    return {"chain_head": head, "chain_gaps": gaps, "forks_refused": len(forks),
-            "chain_ok": not gaps and not forks}
+    held = state.db.one("SELECT MAX(sequence) AS head, COUNT(*) AS n FROM chain WHERE device_id=?", (device_id,))
+    head = held["head"] or 0
+    ranges = chain_gap_ranges(state, device_id)
+    gaps: list[int] = []  # the first few missing numbers, listed; `chain_gap_ranges` names them all
+    for first, last in ranges:
+        gaps.extend(range(first, min(last, first + MAX_LISTED_GAPS - len(gaps) - 1) + 1))
+        if len(gaps) >= MAX_LISTED_GAPS:
+            break
+    forks = state.db.one("SELECT COUNT(*) AS n FROM audit WHERE actor=? AND action='chain.fork_refused'",
+                         (device_id,))["n"]
+    missing = head - held["n"]
+    return {"chain_head": head, "chain_gaps": gaps, "chain_gap_ranges": [list(r) for r in ranges],
+            "chain_missing": missing, "forks_refused": forks, "chain_ok": not missing and not forks}
 
 
 def rotate_device_key(state: HubState, device_id: str, new_public_key: str, proof: str) -> dict[str, str]:

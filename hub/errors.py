@@ -7,13 +7,18 @@
      ├── Forbidden (403)         authenticated but not allowed (another device's data)
      ├── NotFound (404)
      ├── Conflict (409)          offset mismatch, different manifest for a committed dossier, chain fork
+     ├── RequestTimeout (408)    the body stalled longer than the idle limit
      ├── Gone (410)              an upload expired (tus expiration)
      ├── Locked (423)            another request holds the upload
      ├── Unprocessable (422)     verification failed (payload hash, signature on the manifest)
-     ├── TooLarge (413)
+     ├── TooLarge (413)          a body, an upload or the device's byte quota
+     ├── TooManyRequests (429)   open-upload quota, connections per address, enrolment rate
      └── InsufficientStorage (507)
 """
 from __future__ import annotations
+
+import errno
+import sqlite3
 
 
 class HubError(Exception):
@@ -53,12 +58,20 @@ class Conflict(HubError):
     status, code = 409, "conflict"
 
 
+class RequestTimeout(HubError):
+    status, code = 408, "body_timeout"
+
+
 class Gone(HubError):
     status, code = 410, "gone"
 
 
 class TooLarge(HubError):
     status, code = 413, "too_large"
+
+
+class TooManyRequests(HubError):
+    status, code = 429, "too_many_requests"
 
 
 class Unprocessable(HubError):
@@ -75,3 +88,16 @@ class ChecksumFailed(HubError):
 
 class InsufficientStorage(HubError):
     status, code = 507, "insufficient_storage"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Is this exception (or its cause) the disk or database being full?"""
+    for _ in range(10):  # bounded: exception chains can loop
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False

@@ -8,8 +8,8 @@
   dossier as an event with the next cursor and update the dossier's current
   status, in one transaction. An `event_id` from the caller makes the post
   idempotent: the same id again returns the same event (200, not 201).
-* `feed_page(state, site, after, limit)` — events of one site with a cursor
-  greater than `after`, oldest first (sync_protocol.feed format).
+* `feed_page(state, agency_code, after, limit)` — events of one agency's dossiers
+  with a cursor greater than `after`, oldest first (sync_protocol.feed format).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.feed import FEED_PAGE_MAX, MAX_NOTE, StatusEvent, status_code
-from sync_protocol.timestamps import format_utc
+from sync_protocol.timestamps import format_utc, is_timestamp
 
 from .errors import BadRequest, Conflict, HubError, NotFound, Unauthorized
 from .state import HubState
@@ -30,8 +30,8 @@ from .storage.metadata import IntegrityError, Tx
 
 log = logging.getLogger("motcua.hub.feed")
 TOKEN_PREFIX = "mcs_"
-_TIMESTAMP_LEN = len("2026-01-01T00:00:00Z")
 _AGENCY = re.compile(r"^[0-9A-Z.]{1,35}$")
+MAX_CURSOR = 2**63 - 1  # BIGINT
 
 
 def _hash(token: str) -> str:
@@ -111,8 +111,9 @@ def _validate(body: Any) -> dict[str, Any]:
         raise BadRequest(str(exc), f"Mã trạng thái không hợp lệ (1..10): {body.get('status')!r}",
                          code="invalid_status") from exc
     at = body.get("at") or format_utc()
-    if not isinstance(at, str) or len(at) != _TIMESTAMP_LEN or not at.endswith("Z") or at[10] != "T":
-        raise BadRequest("at: must be YYYY-MM-DDTHH:MM:SSZ (UTC)", "Thời điểm phải có dạng YYYY-MM-DDTHH:MM:SSZ")
+    if not is_timestamp(at):  # a real moment: "2026-13-45T99:00:00Z" is refused before anything is stored
+        raise BadRequest("at: must be a real moment as YYYY-MM-DDTHH:MM:SSZ (UTC)",
+                         "Thời điểm phải là thời điểm có thật, dạng YYYY-MM-DDTHH:MM:SSZ", code="invalid_timestamp")
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise BadRequest(f"note: at most {MAX_NOTE} characters", f"Ghi chú tối đa {MAX_NOTE} ký tự")
@@ -152,9 +153,9 @@ def post_status(state: HubState, source: str, body: Any,
                 dossier = _dossier(tx, wanted, agencies)
                 cursor = tx.one("SELECT COALESCE(MAX(cursor), 0) + 1 AS next FROM status_events")["next"]
                 tx.execute(
-                    "INSERT INTO status_events(cursor, site, dossier_id, dossier_code, status, at, note, result_ready,"
-                    " source, event_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (cursor, dossier["site"], dossier["dossier_id"], dossier["dossier_code"], wanted["status"],
+                    "INSERT INTO status_events(cursor, site, agency_code, dossier_id, dossier_code, status, at, note,"
+                    " result_ready, source, event_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (cursor, dossier["site"], dossier["agency_code"], dossier["dossier_id"], dossier["dossier_code"], wanted["status"],
                      wanted["at"], wanted["note"], int(wanted["ready"]), source, wanted["event_id"], state.now()))
                 tx.execute("UPDATE dossiers SET status=? WHERE dossier_id=?", (wanted["status"], dossier["dossier_id"]))
                 row = tx.one("SELECT * FROM status_events WHERE cursor=?", (cursor,))
@@ -169,21 +170,23 @@ def post_status(state: HubState, source: str, body: Any,
     return event_json(row), True
 
 
-def feed_page(state: HubState, site: str, after: int, limit: int = 100) -> dict[str, Any]:
-    """Events of `site` with cursor > `after`, oldest first."""
-    if after < 0 or not 0 < limit <= FEED_PAGE_MAX:
-        raise BadRequest(f"after must be >= 0 and limit 1..{FEED_PAGE_MAX}", f"after >= 0, limit 1..{FEED_PAGE_MAX}")
-    rows = state.db.query("SELECT * FROM status_events WHERE site=? AND cursor>? ORDER BY cursor LIMIT ?",
-                          (site, after, limit + 1))
+def feed_page(state: HubState, agency_code: str, after: int, limit: int = 100) -> dict[str, Any]:
+    """Events of dossiers of `agency_code` with cursor > `after`, oldest first (never by site name:
+    two sites of different agencies may share one)."""
+    if not 0 <= after <= MAX_CURSOR or not 0 < limit <= FEED_PAGE_MAX:
+        raise BadRequest(f"after must be 0..{MAX_CURSOR} and limit 1..{FEED_PAGE_MAX}",
+                         f"after phải trong 0..{MAX_CURSOR}, limit trong 1..{FEED_PAGE_MAX}", code="bad_cursor")
+    rows = state.db.query("SELECT * FROM status_events WHERE agency_code=? AND cursor>? ORDER BY cursor LIMIT ?",
+                          (agency_code, after, limit + 1))
     more = len(rows) > limit
     events = [event_json(r) for r in rows[:limit]]
     return {"events": events, "next_after": events[-1]["cursor"] if events else after, "more": more}
 
 
 def events_for_device(state: HubState, device_id: str, after: int = 0) -> list[dict[str, Any]]:
-    """Every event of the device's site after `after` (for receipts bundles carried by hand)."""
-    device = state.db.one("SELECT site FROM devices WHERE device_id=?", (device_id,))
+    """Every event of the device's agency after `after` (for receipts bundles carried by hand)."""
+    device = state.db.one("SELECT agency_code FROM devices WHERE device_id=?", (device_id,))
     if device is None:
         return []
-    return [event_json(r) for r in state.db.query("SELECT * FROM status_events WHERE site=? AND cursor>? ORDER BY cursor",
-                                              (device["site"], after))]
+    return [event_json(r) for r in state.db.query(
+        "SELECT * FROM status_events WHERE agency_code=? AND cursor>? ORDER BY cursor", (device["agency_code"], after))]

@@ -10,11 +10,17 @@ Two kinds of figures:
     the age of the oldest, devices, per-site last contact and last commit,
     and the queue lag (how long recent dossiers waited at the desk before the
     hub received them).
-Site names (communes, post offices) are labels; no personal data is.
-Restrict /metrics to the monitoring network at the reverse proxy.
+Site names (communes, post offices) are labels; no personal data is. Every
+label is bounded: paths the hub does not serve collapse into one `other` route,
+unknown methods into `OTHER`, so a scanner cannot grow the registry.
+
+/metrics answers only clients in `metrics_allow` (default loopback) or bearing
+`Authorization: Bearer <metrics_token>`; everyone else gets 403 (hub.config).
 """
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -22,6 +28,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterator
 
+from fastapi import Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -37,12 +44,18 @@ _MAX_ERROR_BODY = 4096
 RECENT_FOR_LAG = 200
 
 
+_STATIC_ROUTES = frozenset({"/v1/hello", "/v1/enrol", "/v1/uploads", "/v1/commits", "/v1/devices/self/key",
+                            "/v1/delivery-proofs", "/v1/feed", "/v1/case-system/status", "/metrics",
+                            "/openapi.json", "/docs"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"})
+
+
 def route_of(path: str) -> str:
-    """The route template for a path, so ids do not explode label cardinality."""
+    """The route template for a path, so ids do not explode label cardinality; unknown paths are "other"."""
     for pattern, name in _ROUTES:
         if pattern.match(path):
             return name
-    return path if path.startswith("/v1/") or path in ("/metrics", "/openapi.json", "/docs") else "other"
+    return path if path in _STATIC_ROUTES else "other"
 
 
 def _epoch(text: str | None) -> float | None:
@@ -151,7 +164,7 @@ class HubMetrics:
     def observe(self, method: str, path: str, status: int, content_length: int, seconds: float,
                 error_code: str | None) -> None:
         route = route_of(path)
-        self.requests.labels(route, method, str(status)).inc()
+        self.requests.labels(route, method if method in _METHODS else "OTHER", str(status)).inc()
         if route == "/v1/uploads" and method == "POST" and status == 201:
             self.uploads_created.inc()
         elif route == "/v1/uploads/{id}" and method == "PATCH" and status == 204:
@@ -185,7 +198,7 @@ class MetricsMiddleware:
         status, error_body = 500, bytearray()
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"0")
-        content_length = int(length) if length.isdigit() else 0
+        content_length = int(length) if length.isdigit() and len(length) <= 19 else 0
 
         async def sending(message: dict) -> None:
             nonlocal status
@@ -208,15 +221,43 @@ class MetricsMiddleware:
                                  time.perf_counter() - started, code)
 
 
+def _networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The comma-separated CIDRs of `metrics_allow` (ValueError names a bad one at startup)."""
+    try:
+        return [ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ValueError(f"metrics_allow: {exc}") from exc
+
+
+def _may_scrape(request: Any, allowed: list, token: str | None) -> bool:
+    if token:
+        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return True
+    try:
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    return any(address in network for network in allowed)
+
+
 def install_metrics(app: Any, state: Any) -> HubMetrics:
     """Add the middleware and the `GET /metrics` route to the FastAPI app."""
     from fastapi import Response
 
+    from .errors import Forbidden
+
     metrics = HubMetrics(state)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
+    allowed = _networks(state.config.metrics_allow)
+    token = state.config.metrics_token
+
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    def prometheus_metrics(request: Request) -> Response:
+        if not _may_scrape(request, allowed, token):
+            raise Forbidden("metrics are for the monitoring address or the metrics token only",
+                            "Chỉ địa chỉ giám sát hoặc mã truy cập số liệu mới xem được /metrics", code="metrics_denied")
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.state.metrics = metrics

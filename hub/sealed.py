@@ -6,12 +6,14 @@ ciphertext whose plaintext sha256 and size the manifest names in
 `metadata["plain.<name>"]`. Before the hub signs a receipt it decrypts every
 object to a temporary file, checks the plaintext against the manifest, and
 stores the plaintext in the object store — so a receipt always means the hub
-holds readable, verified documents, never a blob nobody can open.
+holds readable, verified documents, never a blob nobody can open. The check runs
+every time, even when the store already holds that plaintext: naming a known
+plaintext hash must not earn a receipt for bytes that decrypt to something else
+(dedupe may skip storing the plaintext again, never the check).
 """
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import re
@@ -24,6 +26,7 @@ from sync_protocol.encryption import SCHEMA, DecryptionError, decrypt_bytes, dec
 from sync_protocol.manifest import Manifest
 
 from .errors import BadRequest, InsufficientStorage, Unprocessable
+from .parsing import loads_bounded
 from .state import HubState
 
 log = logging.getLogger("motcua.hub.sealed")
@@ -53,7 +56,7 @@ def open_sealed_manifest(state: HubState, body: bytes) -> Any:
                             "Không giải mã được bản kê khai niêm phong bằng khoá của trung tâm",
                             code="manifest_undecryptable") from exc
     try:
-        return json.loads(plain)
+        return loads_bounded(plain)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("sealed manifest does not hold JSON", "Bản kê khai niêm phong không chứa JSON") from exc
 
@@ -83,19 +86,49 @@ def open_objects(state: HubState, manifest: Manifest) -> list[OpenedDocument]:
         return [OpenedDocument(i, o.name, o.media_type, o.sha256, o.sha256, o.size) for i, o in enumerate(manifest.objects)]
     assert state.encryption_key is not None
     opened = []
-    tmp_dir = state.config.data_dir / "tmp"
+    tmp_dir = decryption_dir(state)
     tmp_dir.mkdir(exist_ok=True)
     for position, obj in enumerate(manifest.objects):
         plain_sha, plain_size = expected[obj.name]
-        if not state.objects.has(plain_sha):
-            _decrypt_into_store(state, obj.name, obj.sha256, plain_sha, plain_size, tmp_dir)
+        _decrypt_into_store(state, obj.name, obj.sha256, plain_sha, plain_size, tmp_dir)
         opened.append(OpenedDocument(position, obj.name, obj.media_type, obj.sha256, plain_sha, plain_size))
     return opened
 
 
+def decryption_dir(state: HubState) -> Path:
+    """Where plaintexts are decrypted before they are checked and adopted into the object store."""
+    return state.config.data_dir / "tmp"
+
+
+def remove_interrupted_decryptions(state: HubState) -> int:
+    """At startup: delete temporary plaintexts a killed hub process left behind (never adopted).
+
+    Files are named `open-<pid>-…`; those of a process still running here (another worker) are kept."""
+    removed = 0
+    for leftover in decryption_dir(state).glob("open-*"):
+        pid = leftover.name.split("-")[1]
+        if pid.isascii() and pid.isdigit() and _running(int(pid)):
+            continue
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log.info("interrupted_decryptions_removed count=%d", removed)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # it exists, under another user
+    except (ProcessLookupError, OverflowError):
+        return False
+    return True
+
+
 def _decrypt_into_store(state: HubState, name: str, cipher_sha: str, plain_sha: str, plain_size: int,
                         tmp_dir: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="open-")
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=f"open-{os.getpid()}-")
     try:
         with os.fdopen(fd, "wb") as out, state.objects.open(cipher_sha) as source:
             result = decrypt_stream(source, out, state.encryption_key)  # type: ignore[arg-type]

@@ -5,6 +5,12 @@ fsynced *before* the offset moves, and every append first truncates the file
 to the recorded offset, so bytes written before a crash but never acknowledged
 are discarded rather than trusted. A completed upload is re-hashed against the
 sha256 the device declared and only then moved into the content-addressed store.
+
+Each device may hold at most `max_open_uploads` unfinished uploads reserving at
+most `max_reserved_bytes` (429 / 413 beyond). Upload ids that cannot be ours
+(not 32 hex digits) are 404 before anything is touched, and no lock file is made
+for an upload the database does not know. Termination deletes the bytes before
+the row, so it frees space even on a full disk.
 """
 from __future__ import annotations
 
@@ -22,11 +28,37 @@ from sync_protocol.manifest import check_object_name
 
 from .auth import Device
 from .errors import (BadRequest, ChecksumFailed, Conflict, Gone, InsufficientStorage, Locked, NotFound, TooLarge,
-                     Unprocessable)
+                     TooManyRequests, Unprocessable)
 from .state import HubState
 
 log = logging.getLogger("motcua.hub.uploads")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_sha256(text: str) -> bool:
+    return bool(_SHA256.fullmatch(text))
+
+
+def _no_such_upload() -> NotFound:
+    return NotFound("no such upload (expired or never created); create a new one",
+                    "Không có phiên tải lên này (đã hết hạn hoặc chưa tạo); hãy tạo phiên mới")
+
+
+def _check_quota(state: HubState, device: Device, length: int) -> None:
+    held = state.db.one("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS reserved FROM uploads WHERE device_id=?",
+                        (device.device_id,))
+    limit = state.config.max_open_uploads
+    if held["n"] >= limit:
+        raise TooManyRequests(f"this device already has {held['n']} unfinished uploads (limit {limit}); finish or "
+                              "delete some first", f"Thiết bị đang có {held['n']} phiên tải lên dở (tối đa {limit}); "
+                              "hãy hoàn tất hoặc huỷ bớt", code="upload_quota", headers={"Retry-After": "60"})
+    room = state.config.max_reserved_bytes - int(held["reserved"])
+    if length > room:
+        raise TooLarge(f"this device's unfinished uploads reserve {held['reserved']} bytes; {length} more would pass "
+                       f"its quota of {state.config.max_reserved_bytes}", f"Các phiên tải lên dở của thiết bị đã giữ "
+                       f"{held['reserved']} byte; thêm {length} byte sẽ vượt hạn mức {state.config.max_reserved_bytes}",
+                       code="byte_quota")
 
 
 def create_upload(state: HubState, device: Device, length: int, metadata: dict[str, str]) -> str:
@@ -39,7 +71,7 @@ def create_upload(state: HubState, device: Device, length: int, metadata: dict[s
             f"Tệp {length} byte vượt quá giới hạn {state.config.max_upload_bytes} byte của trung tâm",
         )
     sha = metadata.get("sha256", "")
-    if not _SHA256.match(sha):
+    if not is_sha256(sha):
         raise BadRequest("Upload-Metadata must carry sha256 (64 lower-case hex digits)",
                          "Upload-Metadata phải có sha256 (64 chữ số hex)")
     if "filename" in metadata:  # never used as a path, but a hostile name is refused, not stored
@@ -49,12 +81,17 @@ def create_upload(state: HubState, device: Device, length: int, metadata: dict[s
             raise BadRequest(str(exc), "Tên tệp trong Upload-Metadata không an toàn (đường dẫn, ký tự lạ)",
                              code="unsafe_name") from exc
     expire_stale_uploads(state)
+    _check_quota(state, device, length)
     upload_id = secrets.token_hex(16)
     now = state.now()
     state.storage.uploads.create(upload_id)
-    state.db.execute(
-        "INSERT INTO uploads(upload_id, device_id, length, upload_offset, sha256, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?)", (upload_id, device.device_id, length, 0, sha, now, now))
+    try:
+        state.db.execute(
+            "INSERT INTO uploads(upload_id, device_id, length, upload_offset, sha256, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?)", (upload_id, device.device_id, length, 0, sha, now, now))
+    except BaseException:
+        state.storage.uploads.delete(upload_id)  # no orphan file for an upload the database never knew
+        raise
     log.info("upload_created upload=%s device=%s length=%d", upload_id, device.device_id, length)
     return upload_id
 
@@ -65,11 +102,12 @@ def upload_expires(state: HubState, updated_at: int) -> str:
 
 
 def get_upload(state: HubState, device: Device, upload_id: str) -> dict[str, Any]:
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise _no_such_upload()
     row = state.db.one("SELECT * FROM uploads WHERE upload_id=?", (upload_id,))
     # Another device's upload is reported as absent, not forbidden: ids are not to be probed.
     if row is None or row["device_id"] != device.device_id:
-        raise NotFound("no such upload (expired or never created); create a new one",
-                       "Không có phiên tải lên này (đã hết hạn hoặc chưa tạo); hãy tạo phiên mới")
+        raise _no_such_upload()
     if row["updated_at"] < state.now() - state.config.upload_expiry_seconds:
         _forget(state, upload_id)
         raise Gone("this upload expired (no PATCH for too long); create a new one",
@@ -95,12 +133,17 @@ def _check_sha1(header: str | None, chunk: bytes) -> None:
 def append_chunk(state: HubState, device: Device, upload_id: str, offset: int, chunk: bytes,
                  checksum: str | None) -> int:
     """Append `chunk` at `offset` durably; return the new offset."""
+    get_upload(state, device, upload_id)  # 404/410 before a lock (file) exists for it
     lock = state.storage.locks.try_lock(f"upload:{upload_id}")
     if lock is None:
         raise Locked("another request is writing this upload; retry after it ends",
                      "Một yêu cầu khác đang ghi phiên tải lên này; thử lại sau")
     with lock:
-        row = get_upload(state, device, upload_id)
+        try:
+            row = get_upload(state, device, upload_id)
+        except (NotFound, Gone):  # finished or deleted meanwhile: leave no lock behind
+            state.storage.locks.forget(f"upload:{upload_id}")
+            raise
         if offset != row["upload_offset"]:
             raise Conflict(f"Upload-Offset {offset} does not match the hub's offset {row['upload_offset']}",
                            f"Upload-Offset {offset} khác vị trí {row['upload_offset']} tại trung tâm",
@@ -158,8 +201,9 @@ def record_owner(state: HubState, device_id: str, sha256: str, size: int) -> Non
 
 def terminate_upload(state: HubState, device: Device, upload_id: str) -> None:
     row = get_upload(state, device, upload_id)
-    state.db.execute("DELETE FROM uploads WHERE upload_id=?", (row["upload_id"],))
+    # Bytes first: on a full disk, removing the file is what gives the database room to record the delete.
     state.storage.uploads.delete(upload_id)
+    state.db.execute("DELETE FROM uploads WHERE upload_id=?", (row["upload_id"],))
     state.storage.locks.forget(f"upload:{upload_id}")
 
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from .errors import InvalidDocument
+from .timestamps import is_timestamp
 
 LABEL = "motcua.delivery-proof/1"
 KINDS = ("delivered", "failed")
@@ -38,6 +39,8 @@ def check_proof(document: Any) -> dict[str, Any]:
         raise InvalidDocument(f"proof.kind: must be one of {KINDS}")
     if not isinstance(document.get("device_id"), str) or not isinstance(document.get("at"), str):
         raise InvalidDocument("proof.device_id and proof.at: must be strings")
+    if not is_timestamp(document["at"]):
+        raise InvalidDocument(f"proof.at: {document['at'][:40]!r} is not a real moment as YYYY-MM-DDTHH:MM:SSZ")
     evidence = document.get("evidence", [])
     if not isinstance(evidence, list) or len(evidence) > 4:
         raise InvalidDocument("proof.evidence: a list of at most 4 items")

@@ -33,6 +33,8 @@ _TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}
 _DEVICE_ID = re.compile(r"^dev_[0-9a-z]{8,40}$")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_OBJECTS = 500
+#: integers in manifests (sequence, version, sizes) stay exact in every JSON reader and fit a BIGINT
+MAX_SAFE_INTEGER = 2**53 - 1
 MAX_NAME = 120
 
 
@@ -190,10 +192,10 @@ def _exact_keys(data: Any, expected: set[str], where: str) -> None:
 
 
 def _match(pattern: re.Pattern[str], value: Any, where: str, what: str) -> None:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidDocument(f"{where}: {value!r} is not {what}")
 
 
 def _non_negative_int(value: Any, where: str, minimum: int = 0) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidDocument(f"{where}: must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_SAFE_INTEGER:
+        raise InvalidDocument(f"{where}: must be an integer in {minimum}..{MAX_SAFE_INTEGER}")

@@ -98,6 +98,15 @@ class VerifiedRequest:
     key_id: str
     created: int
     nonce: str
+    #: the Content-Digest the signature covers: the body must hash to it (`body_matches`)
+    digest: str = ""
+
+    def body_matches(self, sha256_digest: bytes) -> bool:
+        """Does a body whose sha256 is `sha256_digest` match the signed Content-Digest?"""
+        return self.digest == "sha-256=:" + base64.b64encode(sha256_digest).decode("ascii") + ":"
+
+
+_DIGEST = re.compile(r"^sha-256=:[A-Za-z0-9+/]{43}=:$")
 
 
 def verify_request(
@@ -112,11 +121,32 @@ def verify_request(
     now: float,
     window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> VerifiedRequest:
-    """Check one request; raise RequestAuthError naming what is wrong.
+    """Check one request whose body is at hand; raise RequestAuthError naming what is wrong.
 
     `lookup_key(key_id)` returns the device's public key or raises RequestAuthError.
     `remember_nonce(key_id, nonce, created)` returns False if the nonce was seen (replay).
     """
+    verified = verify_signed_headers(method, path, query, headers, lookup_key=lookup_key,
+                                     remember_nonce=remember_nonce, now=now, window_seconds=window_seconds)
+    if not verified.body_matches(hashlib.sha256(body).digest()):
+        raise RequestAuthError("Content-Digest does not match the request body")
+    return verified
+
+
+def verify_signed_headers(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    *,
+    lookup_key: Callable[[str], Ed25519PublicKey],
+    remember_nonce: Callable[[str, str, int], bool],
+    now: float,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
+) -> VerifiedRequest:
+    """Check the signature from the headers alone, before any body is read (a server can then refuse
+    strangers without holding their bodies). The caller must still hash the body as it streams in and
+    compare with `VerifiedRequest.body_matches` before acting on it."""
     # Header names are case-insensitive (RFC 9110): accept any Mapping, e.g. sign_request's own dict.
     lowered = {name.lower(): value for name, value in headers.items()}
     sig_input = lowered.get("signature-input")
@@ -130,8 +160,11 @@ def verify_request(
     components = tuple(c.strip('"') for c in match["components"].split())
     if components != COMPONENTS:
         raise RequestAuthError(f"signature must cover {COMPONENTS}")
-    if digest_header.strip() != content_digest(body):
-        raise RequestAuthError("Content-Digest does not match the request body")
+    digest = digest_header.strip()
+    if not _DIGEST.match(digest):
+        raise RequestAuthError("Content-Digest must be sha-256=:<base64 of 32 bytes>:")
+    if len(match["created"]) > 12:  # more digits than any Unix time in this millennium
+        raise RequestAuthError("signature created time is out of range")
     created = int(match["created"])
     if abs(now - created) > window_seconds:
         raise RequestAuthError(
@@ -145,13 +178,13 @@ def verify_request(
     try:
         public_key.verify(
             base64.b64decode(sig_match["sig"]),
-            signature_base(method, path, query, digest_header.strip(), params),
+            signature_base(method, path, query, digest, params),
         )
     except (InvalidSignature, ValueError) as exc:
         raise RequestAuthError("request signature does not verify") from exc
     if not remember_nonce(match["keyid"], match["nonce"], created):
         raise RequestAuthError("replayed request (nonce already used)")
-    return VerifiedRequest(match["keyid"], created, match["nonce"])
+    return VerifiedRequest(match["keyid"], created, match["nonce"], digest)
 
 
 class DeviceAuth(requests.auth.AuthBase):

@@ -5,6 +5,7 @@ what they store; one formatter and one parser so no copy drifts.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -22,3 +23,17 @@ def format_utc(moment: datetime | float | None = None) -> str:
 def parse_utc(text: str) -> datetime:
     """Parse a protocol timestamp into an aware UTC datetime; ValueError if it is not one."""
     return datetime.strptime(text, FORMAT).replace(tzinfo=timezone.utc)
+
+
+_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def is_timestamp(text: object) -> bool:
+    """Is `text` a protocol timestamp naming a real moment (ASCII digits, 2026-02-30 refused)?"""
+    if not isinstance(text, str) or not _SHAPE.fullmatch(text):
+        return False
+    try:
+        parse_utc(text)
+    except ValueError:
+        return False
+    return True

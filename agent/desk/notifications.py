@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import requests
 
-from agent.desk.due_dates import PAUSING_STATUSES, format_due
+from agent.desk.due_dates import format_due
 from agent.errors import InputError
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.castore import write_file_atomic

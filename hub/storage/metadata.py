@@ -120,6 +120,18 @@ MIGRATIONS: dict[int, list[str]] = {
         # GET /v1/case-system/documents/{sha256} finds the dossier holding a document
         "CREATE INDEX dossier_documents_plain ON dossier_documents(plain_sha256)",
     ],
+    # hub authority (issue 12): the feed is scoped by agency code, never by the free-text site
+    # name; a dossier's owner is the device that first committed it unless the admin transferred it
+    7: [
+        "ALTER TABLE status_events ADD COLUMN agency_code TEXT",
+        """UPDATE status_events SET agency_code = (SELECT v.agency_code FROM dossiers d
+            JOIN devices v ON v.device_id = d.device_id WHERE d.dossier_id = status_events.dossier_id
+            ORDER BY d.dossier_version LIMIT 1)""",
+        "CREATE INDEX status_events_agency ON status_events(agency_code, cursor)",
+        """CREATE TABLE dossier_owners (
+            dossier_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, transferred_at BIGINT NOT NULL)""",
+        "CREATE INDEX uploads_device ON uploads(device_id)",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the newest step; a database beyond it is refused
 
