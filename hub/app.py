@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sync_protocol import PROTOCOL_VERSION
 from sync_protocol.tus_client import TUS_VERSION, decode_metadata
 
-from . import commits, delivery_proofs, enrolment, uploads
+from . import commits, courier_app, delivery_proofs, enrolment, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
 from .config import HubConfig
@@ -111,6 +111,7 @@ def create_app(config: HubConfig) -> FastAPI:
         """Read the body, authenticate the device, run the handler in the thread pool."""
         body = await read_body(request, limit)
         device = await run_in_threadpool(authenticate, state, request, body)
+        courier_app.refuse_courier_outside(state, device, request.url.path)
         return await run_in_threadpool(handler, device, body)
 
     def require_tus(request: Request) -> None:
@@ -246,4 +247,5 @@ def create_app(config: HubConfig) -> FastAPI:
         event, created = await run_in_threadpool(status_feed.post_status, state, source, parsed)
         return JSONResponse(event, status_code=201 if created else 200)
 
+    courier_app.install(app, state, as_device)  # couriers' phones: the PWA and its API
     return app

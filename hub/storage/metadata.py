@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -86,6 +86,19 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
+    ],
+    # couriers' phones (issue 15, hub.courier_app): device role, pairing tokens made by a desk,
+    # the doorstep tasks a desk hands to one phone
+    5: [
+        "ALTER TABLE devices ADD COLUMN role TEXT NOT NULL DEFAULT 'desk'",
+        """CREATE TABLE courier_pairings (
+            token_hash TEXT PRIMARY KEY, desk_device_id TEXT NOT NULL, site TEXT NOT NULL, agency_code TEXT NOT NULL,
+            courier_name TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT,
+            used_by TEXT)""",
+        """CREATE TABLE courier_tasks (
+            courier_device_id TEXT NOT NULL, dossier_id TEXT NOT NULL, desk_device_id TEXT NOT NULL,
+            batch TEXT NOT NULL, task TEXT NOT NULL, published_at BIGINT NOT NULL,
+            PRIMARY KEY (courier_device_id, dossier_id))""",
     ],
 }
 
