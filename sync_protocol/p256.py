@@ -26,7 +26,7 @@ import os
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -86,12 +86,23 @@ class P256PublicKey:
         self.key.verify(der, data, ec.ECDSA(hashes.SHA256()))
 
 
-def sign_raw(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    """ECDSA-SHA256 signature as WebCrypto makes it (r||s): for tests and tools acting as a phone."""
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+class P256Signer:
+    """A P-256 private key signing as WebCrypto does (r||s), usable wherever an Ed25519 private key signs
+    (sync_protocol.request_signing.sign_request, signed_document.sign_document): tools and tests acting as a phone."""
 
-    r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    def __init__(self, private_key: ec.EllipticCurvePrivateKey | None = None):
+        self.private_key = private_key or generate_p256_key()
+
+    def public_key(self) -> P256PublicKey:
+        return P256PublicKey(self.private_key.public_key())
+
+    @property
+    def key_id(self) -> str:
+        return self.public_key().key_id
+
+    def sign(self, data: bytes) -> bytes:
+        r, s = decode_dss_signature(self.private_key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def generate_p256_key() -> ec.EllipticCurvePrivateKey:

@@ -90,7 +90,7 @@ def sign_request(
     nonce = nonce or secrets.token_urlsafe(18)
     keyid = compute_key_id(private_key)
     digest = content_digest(body)
-    params = _params(created, nonce, keyid)
+    params = _params(created, nonce, keyid, ALG_OF_KEY_PREFIX[keyid.split(":", 1)[0]])
     signature = private_key.sign(signature_base(method, parts.path, parts.query, digest, params))
     return {
         "Content-Digest": digest,
