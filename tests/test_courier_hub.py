@@ -7,6 +7,7 @@ evidence is motcua.enc-p256/1 that opens. Also the spec's test vector and UPU S1
 from __future__ import annotations
 
 import hashlib
+import json
 import io
 import re
 import uuid
@@ -120,7 +121,7 @@ def test_phone_is_confined_to_its_routes_and_tasks(hub, agent, pages):
         assert refused.status_code == 403 and _error(refused) == "courier_not_allowed", (path, refused.text)
     assert _error(phone.call("PUT", "/v1/courier/tasks", json={})) == "not_a_desk"
     # alg must match the key: an Ed25519 claim with a P-256 key id is refused before any lookup
-    headers = sign_request("GET", hub.url + "/v1/courier/tasks", b"", phone.signer, int(__import__("time").time()))
+    headers = sign_request("GET", hub.url + "/v1/courier/tasks", b"", phone.signer, int(time.time()))
     headers["Signature-Input"] = headers["Signature-Input"].replace('alg="ecdsa-p256-sha256"', 'alg="ed25519"')
     assert requests.get(hub.url + "/v1/courier/tasks", headers=headers, timeout=30).status_code == 401
 
@@ -159,3 +160,37 @@ def test_phone_is_confined_to_its_routes_and_tasks(hub, agent, pages):
     accepted = phone.proof(dossier.id, [good])
     assert accepted.status_code == 201, accepted.text
     assert hub.sql("SELECT status FROM dossiers WHERE dossier_id=?", (dossier.id,)) == [(10,)]
+
+
+def test_desk_cli_pairs_a_phone_and_hands_over_with_postal_items(hub, agent, agent_home, pages, tmp_path):
+    from agent.desk.courier import list_tasks
+
+    from .conftest import assert_clean_failure, run_motcua
+
+    dossier, _ = take_in(agent, IntakeForm.from_mapping(GOOD), pages)
+    assert sync_once(agent).committed == [dossier.code]
+    assert run_motcua("hub", "post-status", "--data", str(hub.data_dir), dossier.code, "9").returncode == 0
+    sync_once(agent)
+    paired = run_motcua("courier", "pair", "--courier", "Lê Văn Cường", "--png", str(tmp_path / "qr.png"), "--json",
+                        home=agent_home)
+    assert paired.returncode == 0, paired.stderr
+    url = json.loads(paired.stdout)["url"]
+    assert url.startswith(hub.url + "/courier/#pair=mcp_") and (tmp_path / "qr.png").read_bytes()[:4] == b"\x89PNG"
+    phone = Phone(hub.url, re.search(r"pair=([^&]+)", url).group(1))
+
+    wrong = run_motcua("courier", "handover", dossier.code, "--courier", "Lê Văn Cường", "--phone",
+                       phone.identity["device_id"], "--postal-item", f"{dossier.code}=RR473124828VN", home=agent_home)
+    assert_clean_failure(wrong, "check digit should be 9")
+    assert [t["state"] for t in list_tasks(agent)] == ["to_deliver"]  # nothing handed over on bad input
+
+    done = run_motcua("courier", "handover", dossier.code, "--courier", "Lê Văn Cường", "--phone",
+                      phone.identity["device_id"], "--postal-item", f"{dossier.code}=RR473124829VN", "--json",
+                      home=agent_home)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["phone"]["tasks"] == 1 and Path(result["pdf"]).read_bytes().startswith(b"%PDF")
+    [task] = phone.call("GET", "/v1/courier/tasks").json()["tasks"]
+    assert task == {"dossier_id": dossier.id, "dossier_code": dossier.code, "name": GOOD["applicant_name"],
+                    "address": GOOD["address"], "phone": task["phone"], "id_last4": "1234",
+                    "hand_over": task["hand_over"], "postal_item": "RR473124829VN", "batch": result["batch"],
+                    "delivered": False}

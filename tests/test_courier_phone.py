@@ -141,11 +141,17 @@ def test_offline_day_at_the_doorstep(hub, agent, pages, phone_browser, shots, tm
     context = phone_browser.launch()
     page = _pair(context, url)
     [(device_id,)] = hub.sql("SELECT device_id FROM devices WHERE role='courier'")
-    publish_to_phone(agent, batch, device_id, [delivered_code, failed_code])
+    publish_to_phone(agent, batch, device_id, [delivered_code, failed_code], {delivered_code: "RR473124829VN"})
     page.get_by_role("button", name="Tải lại / Reload tasks").click()
     page.locator(".task").nth(1).wait_for()
     assert "079190001234" not in page.content()  # only the last 4 digits reach the phone
     shots(page, "courier-phone-tasks")
+    # finding a task by its postal item number (typed here; scanned where the phone has BarcodeDetector)
+    page.get_by_placeholder("Mã hồ sơ hoặc số bưu gửi / code or postal item").fill("RR473124829VN")
+    page.wait_for_function("document.querySelectorAll('.task').length === 1")
+    assert delivered_code in page.locator(".task").inner_text()
+    page.get_by_placeholder("Mã hồ sơ hoặc số bưu gửi / code or postal item").fill("")
+    page.locator(".task").nth(1).wait_for()
 
     context.set_offline(True)
     page.wait_for_function("!navigator.onLine")

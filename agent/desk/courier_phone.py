@@ -49,6 +49,22 @@ def qr_png(url: str) -> bytes:
     return out.getvalue()
 
 
+def parse_postal_items(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`DOSSIER=S10` options into {dossier ref: validated S10}."""
+    items = {}
+    for pair in pairs:
+        ref, _, number = pair.partition("=")
+        if not ref.strip() or not number.strip():
+            raise InputError(f"--postal-item {pair!r} phải có dạng MÃ_HỒ_SƠ=SỐ_BƯU_GỬI.",
+                             f"--postal-item {pair!r} must be DOSSIER=S10_NUMBER.")
+        try:
+            items[ref.strip()] = validate_s10(number)
+        except InvalidDocument as exc:
+            raise InputError(f"Số hiệu bưu gửi sai: {exc}", f"Wrong postal item number: {exc}",
+                             "Số hiệu dạng RR473124829VN / like RR473124829VN") from exc
+    return items
+
+
 def doorstep_task(ctx: AgentContext, ref: str, postal_item: str = "") -> dict[str, str]:
     """The doorstep fields of one task, nothing else of the applicant's record."""
     task = _task(ctx, ref)
@@ -57,12 +73,6 @@ def doorstep_task(ctx: AgentContext, ref: str, postal_item: str = "") -> dict[st
     if len(citizen_id) < 4:
         raise InputError(f"Hồ sơ {task['dossier_code']} thiếu số giấy tờ tùy thân; không giao tận nhà được.",
                          f"Dossier {task['dossier_code']} has no citizen ID; the doorstep identity check is impossible.")
-    if postal_item:
-        try:
-            postal_item = validate_s10(postal_item)
-        except InvalidDocument as exc:
-            raise InputError(f"Số hiệu bưu gửi sai: {exc}", f"Wrong postal item number: {exc}",
-                             "Số hiệu dạng RR123456785VN / like RR123456785VN") from exc
     return {"dossier_id": task["dossier_id"], "dossier_code": task["dossier_code"], "name": task["recipient"],
             "address": task["address"], "phone": task["phone"], "id_last4": citizen_id[-4:],
             "hand_over": task["procedure_name"] or "Kết quả giải quyết thủ tục hành chính", "postal_item": postal_item}
@@ -72,7 +82,7 @@ def publish_to_phone(ctx: AgentContext, batch: str, courier_device_id: str, refs
                      postal_items: dict[str, str] | None = None) -> dict[str, Any]:
     """Publish the handover `batch` (refs: codes or ids) to the courier phone `courier_device_id`."""
     postal_items = postal_items or {}
-    tasks = [doorstep_task(ctx, ref, postal_items.get(ref, "")) for ref in refs]
+    tasks = [doorstep_task(ctx, ref, postal_items.get(ref, "")) for ref in refs]  # S10: parse_postal_items
     answer = ctx.hub.publish_courier_tasks({"courier_device_id": courier_device_id, "batch": batch, "tasks": tasks})
     log.info("handover_published batch=%s tasks=%d", batch, len(tasks))
     return answer

@@ -111,6 +111,7 @@ function saveDraft(task) {
 }
 
 function showTask(task, mode = 'delivered') {
+  banner('');
   const draft = drafts[task.dossier_id] || {};
   const val = (name, fallback = '') => esc(draft.form?.[name] ?? fallback);
   view.innerHTML = `<div class="card"><h3>${esc(task.name)}</h3><div>${esc(task.address)}</div>
