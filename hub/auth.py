@@ -12,7 +12,7 @@ from fastapi import Request
 
 from sync_protocol.errors import RequestAuthError
 from sync_protocol.keys import key_id as compute_key_id
-from sync_protocol.keys import device_public_key_from_text as public_key_from_text
+from sync_protocol.p256 import device_public_key_from_text as public_key_from_text
 from sync_protocol.request_signing import verify_request
 
 from .errors import Unauthorized

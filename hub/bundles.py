@@ -29,7 +29,7 @@ from sync_protocol.bundle import (INDEX_NAME, MAX_MANIFEST_BYTES, RECEIPTS_DIR, 
                                   build_receipts, parse_index, receipts_file_name)
 from sync_protocol.castore import write_file_atomic
 from sync_protocol.errors import InvalidDocument, ObjectCorrupt
-from sync_protocol.keys import device_public_key_from_text as public_key_from_text
+from sync_protocol.p256 import device_public_key_from_text as public_key_from_text
 from sync_protocol.timestamps import format_utc
 
 from .auth import Device

@@ -72,16 +72,6 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
     return raw_public_from_text(text, Ed25519PublicKey, "Ed25519")
 
 
-def device_public_key_from_text(text: str) -> Any:
-    """A device's public key as stored by the hub: Ed25519 (desks, 32 bytes) or P-256 (phones, 65 bytes,
-    sync_protocol.p256). Both verify with `.verify(signature, data)`."""
-    if len(b64url_decode(text)) == 65:
-        from .p256 import P256PublicKey
-
-        return P256PublicKey.from_text(text)
-    return public_key_from_text(text)
-
-
 def key_id(key: Ed25519PublicKey | Ed25519PrivateKey | str) -> str:
     """Stable identifier of a public key."""
     if hasattr(key, "key_id"):  # a phone's P-256 key names itself (sync_protocol.p256)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import InvalidDocument, ProtocolError
-from .keys import b64url, b64url_decode
+from .keys import b64url, b64url_decode, public_key_from_text
 
 ENC_SCHEMA = "motcua.enc-p256/1"
 ENC_MAGIC = b"motcuaP1"
@@ -103,6 +104,14 @@ class P256Signer:
     def sign(self, data: bytes) -> bytes:
         r, s = decode_dss_signature(self.private_key.sign(data, ec.ECDSA(hashes.SHA256())))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def device_public_key_from_text(text: str) -> Any:
+    """A device's public key as the hub stores it: Ed25519 (desks, 32 bytes) or P-256 (phones, 65 bytes).
+    Both verify with `.verify(signature, data)` and are named by sync_protocol.keys.key_id."""
+    if len(b64url_decode(text)) == POINT_SIZE:
+        return P256PublicKey.from_text(text)
+    return public_key_from_text(text)
 
 
 def generate_p256_key() -> ec.EllipticCurvePrivateKey:

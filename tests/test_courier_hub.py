@@ -7,9 +7,10 @@ evidence is motcua.enc-p256/1 that opens. Also the spec's test vector and UPU S1
 from __future__ import annotations
 
 import hashlib
-import json
 import io
+import json
 import re
+import time
 import uuid
 from pathlib import Path
 

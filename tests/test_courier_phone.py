@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -27,13 +25,12 @@ from sync_protocol.delivery_proof import LABEL
 from sync_protocol.p256 import P256PublicKey, open_evidence, private_from_pem
 from sync_protocol.signed_document import Envelope, verify_document
 
-from .conftest import ROOT, run_motcua
+from .conftest import run_motcua
 from .test_intake import GOOD
 
-CHROMIUM = "/usr/bin/chromium"
+from .test_web_ui import ARGS, CHROMIUM, shots  # noqa: F401,F811  (shots: the screenshot fixture, shared)
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make deps)")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "vi-VN"}
 WAIT_MS = 60_000  # a loaded 2-core machine: generous, but every wait is for a condition
 
@@ -84,20 +81,6 @@ def phone_browser(tmp_path):
     browser.stop()
 
 
-@pytest.fixture
-def shots(tmp_path):
-    folder = tmp_path / "shots"
-    folder.mkdir()
-
-    def take(page, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"))
-        if os.environ.get("MOTCUA_SCREENSHOTS"):
-            (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
-            shutil.copy(folder / f"{name}.png", ROOT / "docs" / "screenshots" / f"{name}.png")
-
-    return take
-
-
 def _pair(context, url: str):
     page = context.pages[0] if context.pages else context.new_page()
     page.set_default_timeout(WAIT_MS)
@@ -133,7 +116,7 @@ def big_photo(path: Path) -> Path:
     return path
 
 
-def test_offline_day_at_the_doorstep(hub, agent, pages, phone_browser, shots, tmp_path):
+def test_offline_day_at_the_doorstep(hub, agent, pages, phone_browser, shots, tmp_path):  # noqa: F811
     (delivered_code, failed_code), url = _handed_to_phone(hub, agent, pages, ["Nguyễn Thị Ánh Tuyết", "Trần Văn Nam"])
     batch, _ = handover(agent, [delivered_code, failed_code], "Lê Văn Cường")
     [device_id] = [r[0] for r in hub.sql("SELECT device_id FROM devices WHERE role='courier'")] or [None]
