@@ -72,7 +72,8 @@ async function showList(query = '') {
   const q = query.trim().toUpperCase();
   const shown = tasks.filter((t) => !q || t.dossier_code.toUpperCase().includes(q) || t.postal_item === q);
   view.innerHTML = `<div class="row"><input id="find" placeholder="Mã hồ sơ hoặc số bưu gửi / code or postal item"
-      value="${esc(query)}"><button id="scan">Quét / Scan</button><button id="reload">Tải lại / Reload tasks</button></div>
+      value="${esc(query)}"><label class="button" for="scan">Quét mã vạch / Scan</label>
+      <input id="scan" type="file" accept="image/*" capture="environment" hidden><button id="reload">Tải lại / Reload tasks</button></div>
     <p class="muted">${esc(identity.courierName)} · ${esc(identity.site)} · ${tasks.length} nhiệm vụ / tasks</p>` +
     shown.map((t) => `<div class="card task ${done.get(t.dossier_id) === 'delivered' || t.delivered ? 'done' : ''}"
       data-id="${t.dossier_id}"><h3>${esc(t.name)}</h3><div>${esc(t.address)}</div>
@@ -82,25 +83,32 @@ async function showList(query = '') {
       </div>`).join('');
   $('#find').oninput = (e) => showList(e.target.value).then(() => { $('#find').focus(); });
   $('#reload').onclick = refreshTasks;
-  $('#scan').onclick = scan;
+  $('#scan').onchange = (e) => e.target.files[0] && scan(e.target.files[0]);
   view.querySelectorAll('.task').forEach((el) => { el.onclick = () => showTask(tasks.find((t) => t.dossier_id === el.dataset.id)); });
   await refreshFooter();
 }
 
-// Postal item barcode (Code 128) via the BarcodeDetector API; without it, the number is typed into "find".
-async function scan() {
-  if (!('BarcodeDetector' in window)) { banner('Máy không hỗ trợ quét; hãy nhập số bưu gửi / no scanner here: type the number'); return; }
+// Postal item barcode (Code 128 on the handover list): a photo of it, read by the browser's BarcodeDetector
+// where it has one (Chrome on Android), else by the vendored ZXing WebAssembly ponyfill (iPhones, desktops).
+async function barcodeDetector() {
+  const formats = ['code_128'];
+  if ('BarcodeDetector' in window) return new window.BarcodeDetector({ formats });
+  if (!window.BarcodeDetectionAPI) {
+    await new Promise((resolve, reject) => document.head.append(Object.assign(document.createElement('script'),
+      { src: 'vendor/barcode-detector.js', onload: resolve, onerror: reject })));
+    window.BarcodeDetectionAPI.prepareZXingModule({ overrides: { locateFile: (path, prefix) =>
+      (path.endsWith('.wasm') ? new URL('vendor/zxing_reader.wasm', location.href).href : prefix + path) } });
+  }
+  return new window.BarcodeDetectionAPI.BarcodeDetector({ formats });
+}
+
+async function scan(file) {
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
-    const video = Object.assign(document.createElement('video'), { srcObject: stream, playsInline: true });
-    view.prepend(video); await video.play();
-    const detector = new BarcodeDetector({ formats: ['code_128', 'qr_code'] });
-    for (let i = 0; i < 300; i++) {
-      const [found] = await detector.detect(video);
-      if (found) { stream.getTracks().forEach((t) => t.stop()); await showList(found.rawValue); return; }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    stream.getTracks().forEach((t) => t.stop());
+    const found = await (await barcodeDetector()).detect(await createImageBitmap(file));
+    const item = found.map((f) => f.rawValue).find((v) => /^[A-Z]{2}\d{9}[A-Z]{2}$/.test(v));
+    if (!item) { banner('Không đọc được mã vạch; hãy nhập số bưu gửi / no postal barcode found: type the number'); return; }
+    banner('');
+    await showList(item);
   } catch (error) { banner(`Không quét được / scan failed: ${error.message}`); }
 }
 

@@ -1,8 +1,9 @@
 // Service worker: the app shell is cached at install and served cache-first, so the app opens with no
 // signal; the hub API (/v1/) always goes to the network (tasks and proofs live in IndexedDB, not here).
-const CACHE = 'motcua-courier-1';
+// Bump CACHE whenever a file here changes, so phones drop the old shell.
+const CACHE = 'motcua-courier-2';
 const SHELL = ['./', 'index.html', 'app.js', 'crypto.js', 'sync.js', 'app.css', 'manifest.webmanifest', 'icon.svg',
-  'vendor/idb-keyval.js', 'vendor/signature_pad.js'];
+  'vendor/idb-keyval.js', 'vendor/signature_pad.js', 'vendor/barcode-detector.js', 'vendor/zxing_reader.wasm'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
