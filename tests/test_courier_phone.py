@@ -3,11 +3,13 @@ paired at the desk by QR link, tasks downloaded, then no network — a delivery 
 wrong-digits error and "back") and a failed attempt recorded offline, the browser closed and reopened offline,
 then the link comes back: both proofs reach the hub, verify there and in this test, and the desk learns status 10.
 
-The hub is served on http://127.0.0.1, which browsers treat as a secure origin (service worker, WebCrypto).
+The day is served on http://127.0.0.1, which browsers treat as a secure origin (service worker, WebCrypto);
+one test serves the app over HTTPS with a throwaway CA, as deployed.
 Screenshots go to a temp dir; with MOTCUA_SCREENSHOTS=1 also to docs/screenshots/.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -29,6 +31,7 @@ from sync_protocol.signed_document import Envelope, verify_document
 from .conftest import run_motcua
 from .test_intake import GOOD
 
+from .test_tls import pki, tls_hub  # noqa: F401,F811  (fixtures: a throwaway CA and a hub over HTTPS)
 from .test_web_ui import ARGS, CHROMIUM, shots  # noqa: F401,F811  (shots: the screenshot fixture, shared)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make deps)")
@@ -63,13 +66,13 @@ class PhoneBrowser:
     def __init__(self, profile: Path):
         self.profile, self.playwright = profile, None
 
-    def launch(self):
+    def launch(self, *extra_args: str):
         from playwright.sync_api import sync_playwright
 
         if self.playwright is None:
             self.playwright = sync_playwright().start()
         return self.playwright.chromium.launch_persistent_context(str(self.profile), executable_path=CHROMIUM,
-                                                                  args=ARGS, **PHONE)
+                                                                  args=[*ARGS, *extra_args], **PHONE)
 
     def stop(self) -> None:
         if self.playwright is not None:
@@ -250,4 +253,35 @@ def test_revoked_phone_keeps_and_exports_its_proofs(hub, agent, pages, phone_bro
     [proof] = exported["proofs"]
     assert proof["envelope"]["document"]["dossier_code"] == code and exported["device_id"] == device_id
     assert hub.sql("SELECT COUNT(*) FROM delivery_proofs") == [(0,)]
+    context.close()
+
+
+def test_app_over_https_installs_and_opens_offline(tmp_path, pki, tls_hub, phone_browser):  # noqa: F811
+    """The real deployment: the hub over HTTPS (throwaway CA). Chromium trusts exactly the hub's key
+    (--ignore-certificate-errors-spki-list, not a blanket ignore), and the service worker must work there."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from agent.context import AgentContext
+    from agent.delivery.enrolment import enrol
+
+    from .conftest import SITE
+
+    desk = AgentContext.open(tmp_path / "agent")
+    enrol(desk, tls_hub.url, tls_hub.token(), SITE, ca_bundle=str(pki["ca"]), hub_cert_sha256=pki["fingerprint"])
+    url = pair_phone(desk, "Lê Văn Cường")["url"]
+    desk.close()
+    assert url.startswith("https://127.0.0.1:")
+    spki = x509.load_pem_x509_certificate(pki["cert"].read_bytes()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    context = phone_browser.launch(
+        "--ignore-certificate-errors-spki-list=" + base64.b64encode(hashlib.sha256(spki).digest()).decode())
+    page = _pair(context, url)
+    assert page.evaluate("window.isSecureContext") and page.evaluate("location.protocol") == "https:"
+    context.set_offline(True)
+    page.reload()
+    page.get_by_text("0 nhiệm vụ / tasks").wait_for()  # the shell from the service worker, the identity from IndexedDB
+    assert page.locator("#net").inner_text() == "Ngoại tuyến / offline"
     context.close()
