@@ -16,12 +16,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sync_protocol.errors import InvalidDocument
-from sync_protocol.p256 import P256PublicKey, private_from_pem, private_to_pem, generate_p256_key, public_text
+from sync_protocol.p256 import P256PublicKey, public_text
 
 from .. import audit
 from ..auth import Device
 from ..errors import BadRequest, Conflict, Forbidden, Unauthorized
-from ..identity import _load_or_create
+from ..identity import load_or_create_hub_evidence_key
 from ..state import HubState
 from ..storage.metadata import IntegrityError
 
@@ -34,7 +34,7 @@ def evidence_key(state: HubState) -> ec.EllipticCurvePrivateKey:
     """The hub's P-256 ECDH key that phones encrypt evidence to (motcua.enc-p256/1), made once per data dir."""
     path = state.config.data_dir / "hub_p256.pem"
     if str(path) not in _evidence_keys:
-        _evidence_keys[str(path)] = _load_or_create(path, lambda: private_to_pem(generate_p256_key()), private_from_pem)
+        _evidence_keys[str(path)] = load_or_create_hub_evidence_key(path)
     return _evidence_keys[str(path)]
 
 

@@ -97,10 +97,11 @@ def tasks_of(state: HubState, courier: Device) -> dict[str, Any]:
     if role_of(state, courier.device_id) != "courier":
         raise Forbidden("only a courier phone downloads doorstep tasks", "Chỉ điện thoại giao nhận mới tải nhiệm vụ",
                         code="not_a_courier")
-    rows = state.db.query("SELECT t.batch, t.task, p.kind FROM courier_tasks t LEFT JOIN delivery_proofs p"
-                          " ON p.dossier_id=t.dossier_id AND p.device_id=t.courier_device_id AND p.kind='delivered'"
-                          " WHERE t.courier_device_id=? ORDER BY t.published_at, t.dossier_id", (courier.device_id,))
-    tasks = [{**json.loads(r["task"]), "batch": r["batch"], "delivered": r["kind"] == "delivered"} for r in rows]
+    rows = state.db.query("SELECT t.batch, t.task, (SELECT COUNT(*) FROM delivery_proofs p WHERE p.dossier_id=t.dossier_id"
+                          " AND p.device_id=t.courier_device_id AND p.kind='delivered') AS delivered"
+                          " FROM courier_tasks t WHERE t.courier_device_id=? ORDER BY t.published_at, t.dossier_id",
+                          (courier.device_id,))
+    tasks = [{**json.loads(r["task"]), "batch": r["batch"], "delivered": r["delivered"] > 0} for r in rows]
     return {"device_id": courier.device_id, "tasks": tasks, **hub_keys(state)}
 
 
