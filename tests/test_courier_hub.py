@@ -161,6 +161,9 @@ def test_phone_is_confined_to_its_routes_and_tasks(hub, agent, pages):
     accepted = phone.proof(dossier.id, [good])
     assert accepted.status_code == 201, accepted.text
     assert hub.sql("SELECT status FROM dossiers WHERE dossier_id=?", (dossier.id,)) == [(10,)]
+    assert phone.proof(dossier.id, [good]).status_code == 201  # a second delivery record: still one task
+    [after] = phone.call("GET", "/v1/courier/tasks").json()["tasks"]
+    assert after["delivered"] is True
 
 
 def test_desk_cli_pairs_a_phone_and_hands_over_with_postal_items(hub, agent, agent_home, pages, tmp_path):
