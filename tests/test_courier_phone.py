@@ -100,11 +100,13 @@ def _pair(context, url: str):
 
 
 def _sign(page, taps: list[str]) -> None:
+    """A finger's zigzag on the signature pad: one touch, eleven moves, lift."""
     box = page.locator("#pad").bounding_box()
-    page.mouse.move(box["x"] + 30, box["y"] + 60)
+    points = [(box["x"] + 30 + i * 25, box["y"] + 60 + (i % 3) * 30) for i in range(12)]
+    page.mouse.move(*points[0])
     page.mouse.down()
-    for i in range(1, 12):
-        page.mouse.move(box["x"] + 30 + i * 25, box["y"] + 60 + (i % 3) * 30)
+    for point in points[1:]:
+        page.mouse.move(*point)
     page.mouse.up()
     taps.append("signature")
 
