@@ -8,7 +8,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["agent*", "sync_protocol*", "scanners*", "hub*"]),
     include_package_data=True,
-    package_data={"agent": ["desk/data/*", "web/templates/*", "web/static/*"], "hub": ["data/*"]},
+    package_data={"agent": ["desk/data/*", "web/templates/*", "web/static/*"],
+                  "hub": ["data/*", "courier_app/static/*", "courier_app/static/vendor/*"]},
     install_requires=[
         "requests>=2.31",
         "tenacity>=8.2",
