@@ -181,6 +181,8 @@ def test_desk_cli_pairs_a_phone_and_hands_over_with_postal_items(hub, agent, age
     url = json.loads(paired.stdout)["url"]
     assert url.startswith(hub.url + "/courier/#pair=mcp_") and (tmp_path / "qr.png").read_bytes()[:4] == b"\x89PNG"
     phone = Phone(hub.url, re.search(r"pair=([^&]+)", url).group(1))
+    shown = run_motcua("courier", "pair", "--courier", "Lê Văn Cường", home=agent_home)  # the QR in the terminal
+    assert shown.returncode == 0 and "▄" in shown.stdout and f"{hub.url}/courier/#pair=mcp_" in shown.stdout
 
     wrong = run_motcua("courier", "handover", dossier.code, "--courier", "Lê Văn Cường", "--phone",
                        phone.identity["device_id"], "--postal-item", f"{dossier.code}=RR473124828VN", home=agent_home)
