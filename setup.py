@@ -9,7 +9,8 @@ setup(
     packages=find_packages(include=["agent*", "sync_protocol*", "scanners*", "hub*"]),
     include_package_data=True,
     package_data={"agent": ["desk/data/*", "web/templates/*", "web/static/*"],
-                  "hub": ["data/*", "console/templates/*", "console/static/*"]},
+                  "hub": ["data/*", "console/templates/*", "console/static/*", "courier_app/static/*",
+                          "courier_app/static/vendor/*"]},
     install_requires=[
         "requests>=2.31",
         "tenacity>=8.2",

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync_protocol import PROTOCOL_VERSION
 from sync_protocol.tus_client import TUS_VERSION, decode_metadata
 
-from . import commits, delivery_proofs, enrolment, uploads
+from . import commits, courier_app, delivery_proofs, enrolment, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
 from .case_system.routes import install as install_case_system
@@ -114,6 +114,7 @@ def create_app(config: HubConfig) -> FastAPI:
         checked against the signed Content-Digest), then run the handler in the thread pool."""
         device, verified = await run_in_threadpool(authenticate, state, request, frees_space)
         body = await read_body(request, limit, config.body_idle_seconds, verified)
+        courier_app.refuse_courier_outside(state, device, request.url.path)  # phones: their routes only
         return await run_in_threadpool(handler, device, body)
 
     def require_tus(request: Request) -> None:
@@ -260,4 +261,5 @@ def create_app(config: HubConfig) -> FastAPI:
         event, created = await run_in_threadpool(status_feed.post_status, state, token["name"], parsed, token["agencies"])
         return JSONResponse(event, status_code=201 if created else 200)
 
+    courier_app.install(app, state, as_device)  # couriers' phones: the PWA and its API
     return app

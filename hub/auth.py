@@ -16,7 +16,7 @@ from fastapi import Request
 
 from sync_protocol.errors import RequestAuthError
 from sync_protocol.keys import key_id as compute_key_id
-from sync_protocol.keys import public_key_from_text
+from sync_protocol.p256 import device_public_key_from_text as public_key_from_text
 from sync_protocol.request_signing import VerifiedRequest, verify_signed_headers
 
 from .errors import Unauthorized, disk_full

@@ -18,6 +18,7 @@ from sync_protocol.signed_document import Envelope, verify_document
 
 from . import feed
 from .auth import Device
+from .courier_app.evidence import check_courier_proof
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from .parsing import loads_bounded
 from .state import HubState
@@ -51,6 +52,7 @@ def accept_proof(state: HubState, device: Device, body: bytes) -> tuple[dict[str
         if object_owned(state, device, item["sha256"]) is None:
             raise Unprocessable(f"evidence {item['sha256'][:12]}… has not been uploaded; upload it first",
                                 "Ảnh minh chứng chưa được tải lên", code="object_missing")
+    check_courier_proof(state, device, document)  # a phone: handed to it, evidence opens (hub.courier_app)
     document_hash = envelope.document_hash
     inserted = state.db.execute(
         "INSERT INTO delivery_proofs(record_id, device_id, dossier_id, kind, document_hash, envelope, received_at)"

@@ -144,8 +144,8 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
 def list_devices(state: HubState) -> list[dict[str, Any]]:
     """Every device with last contact, revocation and the state of its hash chain."""
     rows = state.db.query(
-        "SELECT device_id, site, agency_code, code_block, name, enrolled_at, last_seen_at, revoked_at, revoked_reason,"
-        " agent_version FROM devices ORDER BY enrolled_at"
+        "SELECT device_id, site, agency_code, code_block, name, role, enrolled_at, last_seen_at, revoked_at,"
+        " revoked_reason, agent_version FROM devices ORDER BY enrolled_at"
     )
     for row in rows:
         row.update(chain_report(state, row["device_id"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -40,3 +40,10 @@ def load_or_create_hub_key(path: Path) -> Ed25519PrivateKey:
 def load_or_create_hub_encryption_key(path: Path) -> X25519PrivateKey:
     """The X25519 key agents encrypt sealed dossiers to (sync_protocol.encryption)."""
     return _load_or_create(path, lambda: x25519_private_to_pem(generate_x25519_key()), x25519_private_from_pem)
+
+
+def load_or_create_hub_evidence_key(path: Path) -> Any:
+    """The P-256 ECDH key couriers' phones encrypt evidence to (sync_protocol.p256, motcua.enc-p256/1)."""
+    from sync_protocol.p256 import generate_p256_key, private_from_pem, private_to_pem
+
+    return _load_or_create(path, lambda: private_to_pem(generate_p256_key()), private_from_pem)

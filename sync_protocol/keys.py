@@ -74,5 +74,7 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
 
 def key_id(key: Ed25519PublicKey | Ed25519PrivateKey | str) -> str:
     """Stable identifier of a public key."""
+    if hasattr(key, "key_id"):  # a phone's P-256 key names itself (sync_protocol.p256)
+        return key.key_id  # type: ignore[union-attr]
     raw = b64url_decode(key) if isinstance(key, str) else b64url_decode(public_key_text(key))
     return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]

@@ -6,6 +6,9 @@ Every device request carries:
     Signature-Input: motcua=("@method" "@path" "@query" "content-digest");created=<unix>;nonce="<random>";keyid="<key id>";alg="ed25519"
     Signature:       motcua=:<base64 Ed25519 signature of the signature base>:
 
+Courier phones sign with WebCrypto ECDSA P-256 instead: alg="ecdsa-p256-sha256", the signature
+being raw r||s (sync_protocol.p256); the hub checks the alg names the key's type.
+
 The signature base is built exactly as RFC 9421 section 2.5 describes. We cover
 `@path` and `@query` rather than `@target-uri` because reverse proxies at the
 province rewrite scheme and host; the path and query are what the hub routes on.
@@ -37,7 +40,7 @@ COMPONENTS = ("@method", "@path", "@query", "content-digest")
 DEFAULT_WINDOW_SECONDS = 300
 _INPUT = re.compile(
     r'^motcua=\((?P<components>[^)]*)\);created=(?P<created>-?\d+);nonce="(?P<nonce>[A-Za-z0-9_-]{16,64})";'
-    r'keyid="(?P<keyid>[A-Za-z0-9:_-]{1,80})";alg="ed25519"$'
+    r'keyid="(?P<keyid>[A-Za-z0-9:_-]{1,80})";alg="(?P<alg>ed25519|ecdsa-p256-sha256)"$'
 )
 _SIGNATURE = re.compile(r"^motcua=:(?P<sig>[A-Za-z0-9+/=]+):$")
 
@@ -47,9 +50,12 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
 
 
-def _params(created: int, nonce: str, keyid: str) -> str:
+ALG_OF_KEY_PREFIX = {"ed25519": "ed25519", "p256": "ecdsa-p256-sha256"}
+
+
+def _params(created: int, nonce: str, keyid: str, alg: str = "ed25519") -> str:
     inner = " ".join(f'"{c}"' for c in COMPONENTS)
-    return f'({inner});created={created};nonce="{nonce}";keyid="{keyid}";alg="ed25519"'
+    return f'({inner});created={created};nonce="{nonce}";keyid="{keyid}";alg="{alg}"'
 
 
 def signature_base(method: str, path: str, query: str, digest: str, params: str) -> bytes:
@@ -84,7 +90,7 @@ def sign_request(
     nonce = nonce or secrets.token_urlsafe(18)
     keyid = compute_key_id(private_key)
     digest = content_digest(body)
-    params = _params(created, nonce, keyid)
+    params = _params(created, nonce, keyid, ALG_OF_KEY_PREFIX[keyid.split(":", 1)[0]])
     signature = private_key.sign(signature_base(method, parts.path, parts.query, digest, params))
     return {
         "Content-Digest": digest,
@@ -173,8 +179,10 @@ def verify_signed_headers(
     sig_match = _SIGNATURE.match(sig_header.strip())
     if not sig_match:
         raise RequestAuthError("Signature header is malformed")
+    if ALG_OF_KEY_PREFIX.get(match["keyid"].split(":", 1)[0]) != match["alg"]:
+        raise RequestAuthError(f"alg {match['alg']} does not match key {match['keyid']}")
     public_key = lookup_key(match["keyid"])
-    params = _params(created, match["nonce"], match["keyid"])
+    params = _params(created, match["nonce"], match["keyid"], match["alg"])
     try:
         public_key.verify(
             base64.b64decode(sig_match["sig"]),

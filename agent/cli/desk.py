@@ -139,15 +139,43 @@ def courier_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @courier.command("handover")
 @click.argument("dossiers", nargs=-1, required=True)
 @click.option("--courier", "courier_name", required=True, help="The postal courier's name.")
+@click.option("--phone", "phone_id", default=None, help="Courier phone device id (cou_…): publish the doorstep tasks to it.")
+@click.option("--postal-item", "postal_items", multiple=True, metavar="DOSSIER=S10",
+              help="UPU S10 item number of a result sent by post, e.g. 000.00.01.H29-261130-0001=RR473124829VN.")
 @json_option
 @click.pass_context
 @handles_errors
-def courier_handover(ctx: click.Context, dossiers: tuple[str, ...], courier_name: str, as_json: bool) -> None:
-    """Hand results to a courier and write the handover record PDF."""
+def courier_handover(ctx: click.Context, dossiers: tuple[str, ...], courier_name: str, phone_id: str | None,
+                     postal_items: tuple[str, ...], as_json: bool) -> None:
+    """Hand results to a courier and write the handover record PDF (and publish them to the courier's phone)."""
     from agent.desk.courier import handover
+    from agent.desk.courier_phone import parse_postal_items, publish_to_phone
 
-    batch, path = handover(_ctx(ctx), list(dossiers), courier_name)
-    _emit({"batch": batch, "pdf": str(path)}, as_json, lambda: f"Biên bản bàn giao / handover record {batch}: {path}")
+    items = parse_postal_items(postal_items)
+    batch, path = handover(_ctx(ctx), list(dossiers), courier_name, postal_items=items)
+    result: dict[str, Any] = {"batch": batch, "pdf": str(path)}
+    if phone_id:
+        result["phone"] = publish_to_phone(_ctx(ctx), batch, phone_id, list(dossiers), items)
+    _emit(result, as_json, lambda: f"Biên bản bàn giao / handover record {batch}: {path}" + (
+        f"\nĐã gửi {result['phone']['tasks']} nhiệm vụ tới điện thoại / tasks sent to phone {phone_id}" if phone_id else ""))
+
+
+@courier.command("pair")
+@click.option("--courier", "courier_name", required=True, help="The courier's name, shown on the phone.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the QR as PNG.")
+@json_option
+@click.pass_context
+@handles_errors
+def courier_pair(ctx: click.Context, courier_name: str, png_path: Path | None, as_json: bool) -> None:
+    """Show a one-time QR that pairs a courier's phone with this desk (valid 30 minutes)."""
+    from agent.desk.courier_phone import pair_phone, qr_png, qr_text
+
+    answer = pair_phone(_ctx(ctx), courier_name)
+    if png_path:
+        png_path.write_bytes(qr_png(answer["url"]))
+    _emit({"url": answer["url"], "expires_at": answer["expires_at"], "hub_key_id": answer["hub_key_id"]}, as_json,
+          lambda: qr_text(answer["url"]) + f"\nQuét bằng điện thoại giao nhận / scan with the courier's phone:\n"
+                  f"{answer['url']}\nHết hạn sau 30 phút / expires in 30 minutes")
 
 
 @courier.command("deliver")

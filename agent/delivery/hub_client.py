@@ -167,6 +167,14 @@ class HubClient:
         """One page of the site's status events after cursor `after`."""
         return self._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": limit}).json()
 
+    def courier_pairing(self, courier_name: str) -> dict[str, Any]:
+        """A one-time token to pair a courier's phone with this desk (hub.courier_app)."""
+        return self._request("POST", "/v1/courier/pairings", "courier pairing", json={"courier_name": courier_name}).json()
+
+    def publish_courier_tasks(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Hand doorstep tasks to one courier phone (replaces this desk's open tasks for it)."""
+        return self._request("PUT", "/v1/courier/tasks", "courier handover", json=body).json()
+
     def dossier_status(self, dossier_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/dossiers/{dossier_id}", "status lookup").json()
 

@@ -90,8 +90,10 @@ def _task(ctx: AgentContext, ref: str) -> dict[str, Any]:
                      "motcua courier list")
 
 
-def handover(ctx: AgentContext, refs: list[str], courier: str, at: datetime | None = None) -> tuple[str, Path]:
-    """Hand results to a courier: mark them out, write the handover record PDF; returns (batch id, pdf path)."""
+def handover(ctx: AgentContext, refs: list[str], courier: str, at: datetime | None = None,
+             postal_items: dict[str, str] | None = None) -> tuple[str, Path]:
+    """Hand results to a courier: mark them out, write the handover record PDF; returns (batch id, pdf path).
+    `postal_items` maps a ref to its UPU S10 number (validated by the caller), printed as a barcode."""
     from agent.desk.slips import HandoverItem, handover_pdf
 
     courier = " ".join(courier.split())
@@ -107,8 +109,8 @@ def handover(ctx: AgentContext, refs: list[str], courier: str, at: datetime | No
     at = at or datetime.now(timezone.utc)
     batch = f"BG-{at.astimezone(VIETNAM):%y%m%d-%H%M%S}"
     pdf = handover_pdf(ctx.config.site or "Bộ phận một cửa", batch, courier,
-                       [HandoverItem(t["dossier_code"], t["procedure_name"], t["recipient"], t["address"], t["phone"])
-                        for t in tasks], at)
+                       [HandoverItem(t["dossier_code"], t["procedure_name"], t["recipient"], t["address"], t["phone"],
+                                     _postal_item(t, postal_items or {})) for t in tasks], at)
     path = ctx.config.home / "handover" / f"{batch}.pdf"
     write_file_atomic(path, pdf, mode=0o600)
     with ctx.outbox.transaction() as conn:
@@ -117,6 +119,10 @@ def handover(ctx: AgentContext, refs: list[str], courier: str, at: datetime | No
                          (batch, courier, utc_timestamp(at), task["dossier_id"]))
     log.info("handover batch=%s results=%d", batch, len(tasks))
     return batch, path
+
+
+def _postal_item(task: dict[str, Any], postal_items: dict[str, str]) -> str:
+    return postal_items.get(task["dossier_code"]) or postal_items.get(task["dossier_id"]) or ""
 
 
 def _evidence(ctx: AgentContext, kind: str, data: bytes) -> dict[str, Any]:

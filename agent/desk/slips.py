@@ -176,6 +176,17 @@ class HandoverItem:
     recipient: str
     address: str
     phone: str
+    #: UPU S10 item number when the result goes by public post: printed as a Code 128 barcode the courier app scans
+    postal_item: str = ""
+
+
+def _code_cell(item: HandoverItem, st: dict) -> list:
+    from reportlab.graphics.barcode.code128 import Code128
+
+    cell: list = [Paragraph(_esc(item.dossier_code), st["small"])]
+    if item.postal_item:
+        cell.append(Code128(item.postal_item, barWidth=0.2 * mm, barHeight=8 * mm, humanReadable=True, quiet=False))
+    return cell
 
 
 def handover_pdf(agency_name: str, batch_id: str, courier: str, items: Iterable[HandoverItem],
@@ -192,7 +203,7 @@ def handover_pdf(agency_name: str, batch_id: str, courier: str, items: Iterable[
     items = list(items)
     local = at.astimezone(VIETNAM)
     rows = [[Paragraph(f"<b>{h}</b>", st["small"]) for h in ("STT", "Mã hồ sơ", "Thủ tục", "Người nhận", "Địa chỉ giao", "Điện thoại")]]
-    rows += [[Paragraph(str(i), st["small"]), Paragraph(_esc(it.dossier_code), st["small"]),
+    rows += [[Paragraph(str(i), st["small"]), _code_cell(it, st),
               Paragraph(_esc(it.procedure_name), st["small"]), Paragraph(_esc(it.recipient), st["small"]),
               Paragraph(_esc(it.address), st["small"]), Paragraph(_esc(it.phone), st["small"])]
              for i, it in enumerate(items, 1)]

@@ -132,6 +132,19 @@ MIGRATIONS: dict[int, list[str]] = {
             dossier_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, transferred_at BIGINT NOT NULL)""",
         "CREATE INDEX uploads_device ON uploads(device_id)",
     ],
+    # couriers' phones (issue 15, hub.courier_app): device role, pairing tokens made by a desk,
+    # the doorstep tasks a desk hands to one phone
+    8: [
+        "ALTER TABLE devices ADD COLUMN role TEXT NOT NULL DEFAULT 'desk'",
+        """CREATE TABLE courier_pairings (
+            token_hash TEXT PRIMARY KEY, desk_device_id TEXT NOT NULL, site TEXT NOT NULL, agency_code TEXT NOT NULL,
+            courier_name TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT,
+            used_by TEXT)""",
+        """CREATE TABLE courier_tasks (
+            courier_device_id TEXT NOT NULL, dossier_id TEXT NOT NULL, desk_device_id TEXT NOT NULL,
+            batch TEXT NOT NULL, task TEXT NOT NULL, published_at BIGINT NOT NULL,
+            PRIMARY KEY (courier_device_id, dossier_id))""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the newest step; a database beyond it is refused
 
