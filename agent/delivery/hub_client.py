@@ -167,6 +167,10 @@ class HubClient:
         """One page of the site's status events after cursor `after`."""
         return self._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": limit}).json()
 
+    def refdata(self, version: int) -> dict[str, Any]:
+        """The signed reference data document of one published version (sync_protocol.refdata)."""
+        return self._request("GET", f"/v1/refdata/{int(version)}", "reference data").json()
+
     def dossier_status(self, dossier_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/dossiers/{dossier_id}", "status lookup").json()
 

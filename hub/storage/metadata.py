@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -86,6 +86,14 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX delivery_proofs_dossier ON delivery_proofs(dossier_id)",
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
+    ],
+    # reference data the province publishes (issue 16, hub/refdata.py): imported drafts, signed versions
+    5: [
+        """CREATE TABLE refdata_drafts (
+            kind TEXT PRIMARY KEY, content TEXT NOT NULL, source TEXT NOT NULL, imported_at BIGINT NOT NULL)""",
+        """CREATE TABLE refdata_versions (
+            version BIGINT PRIMARY KEY, document_hash TEXT NOT NULL, envelope TEXT NOT NULL,
+            published_at BIGINT NOT NULL)""",
     ],
 }
 
