@@ -286,6 +286,9 @@ def _add_ops_commands() -> None:
     from .ops_cli import register
 
     register(hub)
+    from .refdata_cli import register as register_refdata
+
+    register_refdata(hub)
 
 
 _add_ops_commands()
