@@ -78,7 +78,8 @@ def _parse_calendar(text: str, fmt: str, state: HubState) -> tuple[dict[str, Any
     if fmt == "json":
         data = json.loads(text)
         return data, [(f"{where}", vi, en) for where, vi, en in check_calendar(data)]
-    # CSV: one announced day per row (date,kind,rule,source), laid over the current calendar's rules
+    # CSV: one announced day per row (date,kind,rule,source); the years it names replace those years' tables
+    # of the current calendar, whose rules stay
     data = current_set(state, "calendar")
     problems: list[tuple[Any, str, str]] = []
     years: dict[str, dict[str, Any]] = {}
@@ -98,7 +99,7 @@ def _parse_calendar(text: str, fmt: str, state: HubState) -> tuple[dict[str, Any
         if kind == "holiday":
             table["holidays"].setdefault(rule, []).append(day.isoformat())
         else:
-            table[f"{kind}s"].append(day.isoformat())
+            table["days_off" if kind == "day_off" else "working_days"].append(day.isoformat())
         if row.get("source"):
             table["sources"][f"{kind}:{day.isoformat()}"] = row["source"].strip()
     data = {**data, "years": {**data.get("years", {}), **years}}

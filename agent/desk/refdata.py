@@ -112,7 +112,7 @@ def apply_refdata(ctx: Any, signed: bytes | str) -> dict[str, Any]:
         envelope = Envelope.from_dict(json.loads(signed))
         document = verify_refdata(envelope, ctx.hub_key)
     except (ValueError, InvalidDocument, SignatureInvalid) as exc:
-        raise _refuse(ctx, "?", "chữ ký hoặc định dạng không hợp lệ", f"signature or format invalid: {exc}") from exc
+        raise _refuse(ctx, "unknown", "chữ ký hoặc định dạng không hợp lệ", f"signature or format invalid: {exc}") from exc
     version, held = document["version"], current_version(home)
     if version <= held:
         return {"applied": False, "version": held, "reason": f"version {version} is not newer than {held}"}
