@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from agent.errors import InputError
 from agent.ops.audit import audit_event
-from agent.outbox.ids import utc_timestamp
+from agent.outbox.ids import VIETNAM, utc_timestamp
 from sync_protocol.canonical import canonical_json
 from sync_protocol.castore import write_file_atomic
 from sync_protocol.errors import InvalidDocument, SignatureInvalid
@@ -188,3 +188,28 @@ def status(home: Path | str | None) -> dict[str, Any]:
     pointer = _pointer(home)
     return {"version": int(pointer.get("version") or 0), "previous": int(pointer.get("previous") or 0),
             "applied_at": pointer.get("applied_at"), "document_hash": pointer.get("document_hash")}
+
+
+def calendar_warnings(home: Path | str | None, today: date | None = None) -> list[tuple[str, str]]:
+    """(Vietnamese, English) warnings about the calendar in force, for doctor and the dashboard."""
+    from agent.desk.holidays import HolidayCalendar
+
+    return HolidayCalendar.for_home(home).warnings(today or datetime.now(VIETNAM).date())
+
+
+def doctor_check(ctx: Any, _hub: Any) -> Any:
+    """`motcua doctor`: warn when the calendar lacks the current or next year or has unverified days off."""
+    from agent.ops.doctor import OK, WARN, Check
+
+    version = current_version(ctx.config.home)
+    where_vi = f"phiên bản {version} do tỉnh công bố" if version else "bảng kèm theo phần mềm (tỉnh chưa công bố)"
+    where_en = f"version {version} published by the province" if version else "the shipped table (nothing published yet)"
+    found = calendar_warnings(ctx.config.home)
+    if not found:
+        return Check("calendar", OK, f"Lịch ngày nghỉ đầy đủ và đã xác nhận ({where_vi}).",
+                     f"The holiday calendar is complete and verified ({where_en}).")
+    return Check("calendar", WARN, " ".join(vi for vi, _ in found) + f" ({where_vi})",
+                 " ".join(en for _, en in found) + f" ({where_en})",
+                 "Hạn trả tính qua các ngày này ghi \"lịch chưa xác nhận\"; đề nghị tỉnh công bố lịch đã xác nhận"
+                 " (motcua hub refdata publish) / due dates across them are marked unconfirmed; ask the province to "
+                 "publish a verified calendar")

@@ -7,7 +7,8 @@
     delivery opens a courier task (courier);
   - the courier's signed proofs of delivery as an envelope job with agent.delivery.envelopes;
   - `apply_refdata` with agent.delivery.reference_data: a signed reference data version the feed
-    announced is verified and applied by the desk (agent.desk.refdata).
+    announced is verified and applied by the desk (agent.desk.refdata);
+  - the calendar check with agent.ops.doctor (missing years, unverified days off).
 Delivery calls these through its registries and imports nothing from the desk.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ from agent.delivery.status_events import on_status_event as subscribe_status_eve
 from agent.desk.courier import mark_proofs_synced, pending_proofs, task_from_event
 from agent.desk.due_dates import update_pauses
 from agent.desk.notifications import check_event, queue_notification
+from agent.desk.refdata import doctor_check
+from agent.ops.doctor import register_check
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.delivery_proof import evidence_of
 
@@ -76,6 +79,7 @@ def subscribe() -> None:
     subscribe_status_events(on_status_event)
     register_envelope_job(CourierProofJob())
     on_reference_data(_apply_refdata)
+    register_check(doctor_check)
 
 
 def _apply_refdata(ctx: Any, signed: str) -> None:
