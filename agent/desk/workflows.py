@@ -99,5 +99,14 @@ def notify_citizens(ctx: AgentContext) -> None:
         log.info("notifications sent=%d failed=%d", counts["sent"], counts["failed"])
 
 
+def purge_returned_personal_data(ctx: AgentContext) -> None:
+    """After each delivery pass: remove citizens' data once results were returned and the retention passed."""
+    from agent.desk.personal_data import purge_expired
+
+    purged = purge_expired(ctx)
+    if purged:
+        log.info("personal_data_purged dossiers=%d", len(purged))
+
+
 #: hooks for agent.delivery.runner.run_forever(after_pass=...)
-AFTER_PASS = (notify_citizens,)
+AFTER_PASS = (notify_citizens, purge_returned_personal_data)
