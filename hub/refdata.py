@@ -25,9 +25,13 @@ from typing import Any
 
 from sync_protocol.canonical import canonical_json, sha256_hex
 from sync_protocol.manifest import AGENCY_CODE
-from sync_protocol.reference_tables import (CALENDAR_SCHEMA, catalogue_document, check_calendar,
-                                            parse_catalogue)
 from sync_protocol.refdata import SCHEMA, SECTIONS, announcement, sign_refdata
+from sync_protocol.reference_tables import (
+    CALENDAR_SCHEMA,
+    catalogue_document,
+    check_calendar,
+    parse_catalogue,
+)
 from sync_protocol.timestamps import format_utc
 
 from . import audit

@@ -15,11 +15,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agent.desk.refdata_store import current_file, read_document
 from agent.errors import InputError
 from sync_protocol.castore import write_file_atomic
 from sync_protocol.reference_tables import CATALOGUE_SCHEMA as SCHEMA
 from sync_protocol.reference_tables import PROCEDURE_CODE as CODE
-from sync_protocol.reference_tables import Procedure, catalogue_document, parse_catalogue
+from sync_protocol.reference_tables import (
+    Procedure,
+    catalogue_document,
+    parse_catalogue,
+)
 
 __all__ = ["CODE", "SCHEMA", "Catalogue", "CatalogueInvalid", "Procedure", "import_catalogue"]
 SAMPLE = Path(__file__).parent / "data" / "catalogue.json"
@@ -89,8 +94,6 @@ class Catalogue:
     @classmethod
     def for_home(cls, home: Path | str | None) -> "Catalogue":
         """The catalogue the province published (agent.desk.refdata), else one imported here, else the sample."""
-        from agent.desk.refdata import current_file, read_document
-
         published = current_file(home)
         if published is not None:
             document = read_document(published)

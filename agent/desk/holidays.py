@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.desk.lunar import lunar_to_solar, tet
+from agent.desk.refdata_store import current_file, read_document
 from agent.errors import InputError
 from sync_protocol.reference_tables import check_calendar
 
@@ -89,8 +90,6 @@ class HolidayCalendar:
     def for_home(cls, home: Path | str | None) -> "HolidayCalendar":
         """The calendar the province published (agent.desk.refdata), else an edited table in the agent home,
         else the shipped table."""
-        from agent.desk.refdata import current_file
-
         published = current_file(home)
         if published is not None:
             return _cached_published(str(published), published.stat().st_mtime_ns)
@@ -240,8 +239,6 @@ def _cached_load(path: str, _mtime_ns: int) -> HolidayCalendar:
 
 @lru_cache(maxsize=8)
 def _cached_published(path: str, _mtime_ns: int) -> HolidayCalendar:
-    from agent.desk.refdata import read_document
-
     document = read_document(Path(path))
     return HolidayCalendar.from_dict(document["calendar"], f"refdata v{document['version']}",
                                      version=f"refdata-{document['version']}")

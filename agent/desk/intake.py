@@ -300,7 +300,7 @@ def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]
                          f"Dossier {dossier.code} has no intake record on this desk, so no slip can be printed.")
     applicant = record.applicant
     received = parse_utc(record.received_at)
-    from agent.desk.refdata import agency_name
+    from agent.desk.refdata_store import agency_name
 
     slip = ReceiptSlip(
         agency_name=agency_name(ctx.config.home, ctx.config.agency_code, ctx.config.site or "Bộ phận một cửa"),

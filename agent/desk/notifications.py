@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import requests
 
 from agent.desk.due_dates import PAUSING_STATUSES, format_due
+from agent.desk.refdata_store import agency_name, current_file, read_document
 from agent.errors import InputError
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.castore import write_file_atomic
@@ -53,8 +54,6 @@ def _shipped_templates() -> dict[str, Any]:
 
 def templates(home: Path | str | None = None) -> dict[str, Any]:
     """The message templates the province published (agent.desk.refdata), else the shipped ones."""
-    from agent.desk.refdata import current_file, read_document
-
     published = current_file(home)
     if published is not None:
         data = read_document(published)["templates"]
@@ -107,8 +106,6 @@ def render_text(event: dict[str, Any], intake: Any, agency: str, due: datetime |
 def queue_notification(ctx: Any, conn: Any, event: dict[str, Any], intake: Any) -> None:
     """Inside the desk's status-event transaction: queue the citizen's message (or a visible no_contact)."""
     from agent.desk.intake import current_due
-    from agent.desk.refdata import agency_name
-
     due = current_due(ctx, intake, conn) if intake else None
     agency = agency_name(ctx.config.home, ctx.config.agency_code, ctx.config.site or "bộ phận một cửa")
     text = render_text(event, intake, agency, due, ctx.config.home)

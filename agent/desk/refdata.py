@@ -24,6 +24,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.desk.refdata_store import (
+    POINTER,
+    agency_name,
+    current_file,
+    current_version,
+    previous_version,
+    read_document,
+    refdata_dir,
+    status,
+)
 from agent.errors import InputError
 from agent.ops.audit import audit_event
 from agent.outbox.ids import VIETNAM, utc_timestamp
@@ -34,42 +44,9 @@ from sync_protocol.refdata import verify_refdata
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import parse_utc
 
+__all__ = ["RefdataRefused", "agency_name", "apply_refdata", "calendar_warnings", "current_file", "current_version",
+           "doctor_check", "due_date_history", "previous_version", "read_document", "recompute_due_dates", "status"]
 log = logging.getLogger("motcua.agent.refdata")
-POINTER = "current.json"
-
-
-def refdata_dir(home: Path | str) -> Path:
-    return Path(home) / "refdata"
-
-
-def _pointer(home: Path | str | None) -> dict[str, Any]:
-    if not home:
-        return {}
-    try:
-        return json.loads((refdata_dir(home) / POINTER).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def current_version(home: Path | str | None) -> int:
-    """The version this desk applies now (0: none published yet, the shipped tables are used)."""
-    return int(_pointer(home).get("version") or 0)
-
-
-def previous_version(home: Path | str | None) -> int:
-    return int(_pointer(home).get("previous") or 0)
-
-
-def current_file(home: Path | str | None) -> Path | None:
-    """The signed document of the current version, or None."""
-    version = current_version(home)
-    path = refdata_dir(home) / f"v{version}.json" if version and home else None
-    return path if path and path.exists() else None
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """The document inside a stored envelope (verified when it was applied)."""
-    return json.loads(path.read_text("utf-8"))["document"]
 
 
 class RefdataRefused(InputError):
@@ -173,21 +150,6 @@ def due_date_history(ctx: Any, dossier_id: str) -> list[dict[str, Any]]:
     finally:
         log_file.close()
     return [{"at": datetime.fromtimestamp(e["at"]).astimezone(), "actor": e["actor"], **e["detail"]} for e in entries]
-
-
-def agency_name(home: Path | str | None, agency_code: str, fallback: str) -> str:
-    """The agency's name as the province published it (slip header), else `fallback` (the site name)."""
-    published = current_file(home)
-    if published is None:
-        return fallback
-    return str(read_document(published)["agencies"].get("agencies", {}).get(agency_code) or fallback)
-
-
-def status(home: Path | str | None) -> dict[str, Any]:
-    """What `motcua doctor` and the dashboard show about the reference data in force."""
-    pointer = _pointer(home)
-    return {"version": int(pointer.get("version") or 0), "previous": int(pointer.get("previous") or 0),
-            "applied_at": pointer.get("applied_at"), "document_hash": pointer.get("document_hash")}
 
 
 def calendar_warnings(home: Path | str | None, today: date | None = None) -> list[tuple[str, str]]:
