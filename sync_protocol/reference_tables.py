@@ -184,20 +184,20 @@ def catalogue_document(version: str, procedures: list[Procedure]) -> dict[str, A
 
 
 # -- holiday calendar ----------------------------------------------------------------------------------
-def _is_date(value: Any) -> bool:
+def _parses(parse: Any, value: Any) -> bool:
     try:
-        date.fromisoformat(value)
+        parse(value)
         return True
     except (TypeError, ValueError):
         return False
+
+
+def _is_date(value: Any) -> bool:
+    return _parses(date.fromisoformat, value)
 
 
 def _is_time(value: Any) -> bool:
-    try:
-        time.fromisoformat(value)
-        return True
-    except (TypeError, ValueError):
-        return False
+    return _parses(time.fromisoformat, value)
 
 
 def check_calendar(data: Any) -> list[tuple[str, str, str]]:
