@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from agent.delivery.sync import sync_once
-from agent.desk.courier import handover, record_delivery
+from agent.desk.courier import handover, record_delivery, records_of
 from agent.desk.intake import IntakeForm, get_intake, take_in
 from agent.desk.notifications import send_pending
 from agent.desk.personal_data import purge_expired
@@ -71,6 +71,8 @@ def test_personal_data_is_gone_from_the_whole_home_after_the_retention(hub, agen
     record = get_intake(agent, dossier.id)
     assert record.applicant == {} and record.procedure_code == GOOD["procedure_code"] and record.due_at
     assert agent.outbox.get(dossier.id).code == dossier.code  # what is not personal stays
+    [proof] = records_of(agent, dossier.id)
+    assert proof["kind"] == "delivered" and proof["purged"] and "recipient" not in proof
     agent.close()
     assert files_naming(agent_home, needles) == []
     log_text = caplog.text

@@ -39,19 +39,36 @@ PURGED = "[đã xoá / purged]"
 
 
 def _unsynced_proofs(conn: Any, dossier_id: str) -> int:
-    return conn.execute("SELECT COUNT(*) FROM delivery_records WHERE dossier_id=? AND synced_at IS NULL"
-                        " AND envelope <> ''", (dossier_id,)).fetchone()[0]
+    return conn.execute("SELECT COUNT(*) FROM delivery_records WHERE dossier_id=? AND synced_at IS NULL",
+                        (dossier_id,)).fetchone()[0]
 
 
-def _evidence_blobs(conn: Any, dossier_id: str) -> list[str]:
-    shas = []
-    for (envelope,) in conn.execute("SELECT envelope FROM delivery_records WHERE dossier_id=? AND envelope <> ''",
-                                    (dossier_id,)):
+def _proofs(conn: Any, dossier_id: str) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for record_id, envelope in conn.execute("SELECT id, envelope FROM delivery_records WHERE dossier_id=?",
+                                            (dossier_id,)):
         try:
-            shas += [item["sha256"] for item in evidence_of(json.loads(envelope)["document"])]
+            found.append((record_id, json.loads(envelope)["document"]))
         except (ValueError, KeyError, TypeError):
             continue
+    return found
+
+
+def _evidence_blobs(proofs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    shas = []
+    for _, document in proofs:
+        try:
+            shas += [item["sha256"] for item in evidence_of(document)]
+        except (KeyError, TypeError, ValueError):
+            continue
     return shas
+
+
+def _proof_without_person(document: dict[str, Any]) -> str:
+    """What stays of a proof of delivery (the hub holds the signed original): kind, when, which attempt."""
+    kept = {k: document[k] for k in ("record_id", "kind", "dossier_id", "dossier_code", "at", "attempt", "reason")
+            if k in document}
+    return json.dumps({"document": {**kept, "purged": True}}, ensure_ascii=False)
 
 
 def _remove_files(ctx: Any, dossier_id: str, notification_ids: list[int], batches: list[str]) -> None:
@@ -91,7 +108,8 @@ def purge_personal_data(ctx: Any, ref: str, *, reason: str = "request", scrub: b
                          "was not purged.", "Đồng bộ trước (motcua sync) rồi chạy lại / sync first, then run it again")
     row = conn.execute("SELECT data, purged_at FROM intake WHERE dossier_id=?", (dossier.id,)).fetchone()
     conn.execute("PRAGMA secure_delete=ON")  # overwritten and freed content is zeroed on disk, not left behind
-    evidence = _evidence_blobs(conn, dossier.id)
+    proofs = _proofs(conn, dossier.id)
+    evidence = _evidence_blobs(proofs)
     notification_ids = [r[0] for r in conn.execute("SELECT id FROM notifications WHERE dossier_id=?", (dossier.id,))]
     batches = [r[0] for r in conn.execute("SELECT DISTINCT batch FROM courier_tasks WHERE dossier_id=? AND batch"
                                           " IS NOT NULL", (dossier.id,))]
@@ -103,7 +121,8 @@ def purge_personal_data(ctx: Any, ref: str, *, reason: str = "request", scrub: b
             tx.execute("UPDATE intake SET data=?, purged_at=? WHERE dossier_id=?",
                        (json.dumps({**kept, "purged": True}, ensure_ascii=False), row[1] or now, dossier.id))
         tx.execute("UPDATE notifications SET recipient='', text=? WHERE dossier_id=?", (PURGED, dossier.id))
-        tx.execute("UPDATE delivery_records SET envelope='' WHERE dossier_id=?", (dossier.id,))
+        for record_id, document in proofs:
+            tx.execute("UPDATE delivery_records SET envelope=? WHERE id=?", (_proof_without_person(document), record_id))
     for sha in evidence:
         ctx.outbox.blobs.delete(sha)
     _remove_files(ctx, dossier.id, notification_ids, batches)
