@@ -7,6 +7,8 @@ import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import requests
+
 from agent.delivery.sync import sync_once
 from agent.desk.courier import handover, record_delivery, records_of
 from agent.desk.intake import IntakeForm, get_intake, take_in
@@ -17,6 +19,7 @@ from agent.ops.audit import AuditLog
 from .conftest import assert_clean_failure, run_motcua
 from .test_courier import png
 from .test_intake import GOOD
+from .test_web_ui import ui  # noqa: F401 - fixture
 
 RECIPIENT = "Trần Văn Nam"
 
@@ -56,7 +59,7 @@ def returned_dossier(hub, agent):  # type: ignore[no-untyped-def]
     return dossier
 
 
-def test_personal_data_is_gone_from_the_whole_home_after_the_retention(hub, agent, agent_home, caplog):
+def test_personal_data_is_gone_from_the_whole_home_after_the_retention(hub, agent, agent_home, ui, caplog):  # noqa: F811
     caplog.set_level(logging.DEBUG)
     dossier = returned_dossier(hub, agent)
     needles = secrets_of(GOOD)
@@ -76,6 +79,10 @@ def test_personal_data_is_gone_from_the_whole_home_after_the_retention(hub, agen
     agent.close()
     assert files_naming(agent_home, needles) == []
     log_text = caplog.text
+    page = requests.get(f"{ui}/dossiers/{dossier.code}", timeout=60)  # still works, names nobody
+    assert page.status_code == 200 and dossier.code in page.text
+    assert GOOD["applicant_name"] not in page.text and RECIPIENT not in page.text
+    assert files_naming(agent_home, needles) == []
     assert not [n for n in needles if n.decode("utf-8", "replace") in log_text]
     entries = AuditLog(agent_home / "audit.db").entries(dossier.id)
     assert entries[-1]["action"] == "personal_data.purged" and entries[-1]["detail"] == {"reason": "retention"}
@@ -101,3 +108,4 @@ def test_purge_on_request_and_its_failures(hub, agent, agent_home, pages):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["dossier_code"] == dossier.code
     assert files_naming(agent_home, secrets_of(GOOD)) == []
+
