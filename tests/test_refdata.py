@@ -21,6 +21,7 @@ from agent.ops.audit import AuditLog
 from sync_protocol.refdata import SCHEMA
 
 from .conftest import AGENCY, assert_clean_failure, run_motcua
+from .fixtures_servers import pg_url, postgres_server  # noqa: F401 - fixtures
 
 
 def hub_cli(hub, *args: str):
@@ -216,3 +217,34 @@ def test_hub_defaults_match_the_desk_tables():
                                 ("notification_templates.json", "notification_templates.json")):
         assert json.loads((root / "hub/data" / hub_file).read_text("utf-8")) == \
             json.loads((root / "agent/desk/data" / desk_file).read_text("utf-8")), hub_file
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_import_and_publish_on_both_metadata_backends(backend, tmp_path, request):
+    """hub.refdata on SQLite and on PostgreSQL (the migration adds its tables to both)."""
+    from hub import refdata as hub_refdata
+    from hub.config import HubConfig
+    from hub.state import HubState
+    from sync_protocol.refdata import verify_refdata
+    from sync_protocol.signed_document import Envelope
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    state = HubState.open(HubConfig(data_dir=tmp_path / "hub", database_url=url, database_pool_size=4))
+    try:
+        agencies = tmp_path / "a.csv"
+        agencies.write_text(f"code,name_vi\n{AGENCY},Xã A\n", "utf-8")
+        assert hub_refdata.import_set(state, "agencies", agencies)["entries"] == 1
+        first = hub_refdata.publish(state)
+        assert first["version"] == 1 and hub_refdata.feed_field(state)["refdata"]["version"] == 1
+        with pytest.raises(hub_refdata.Conflict):
+            hub_refdata.publish(state)
+        bad = tmp_path / "b.csv"
+        bad.write_text("code,name_vi\n,Xã B\n", "utf-8")
+        with pytest.raises(hub_refdata.RefdataInvalid) as err:
+            hub_refdata.import_set(state, "agencies", bad)
+        assert err.value.problems[0][0] == 2
+        envelope = Envelope.from_dict(hub_refdata.signed_version(state, 1))
+        assert verify_refdata(envelope, state.hub_key.public_key())["agencies"]["agencies"] == {AGENCY: "Xã A"}
+        assert envelope.document_hash == first["document_hash"]
+    finally:
+        state.storage.close()
