@@ -26,12 +26,8 @@ from typing import Any
 from sync_protocol.canonical import canonical_json, sha256_hex
 from sync_protocol.manifest import AGENCY_CODE
 from sync_protocol.refdata import SCHEMA, SECTIONS, announcement, sign_refdata
-from sync_protocol.reference_tables import (
-    CALENDAR_SCHEMA,
-    catalogue_document,
-    check_calendar,
-    parse_catalogue,
-)
+from sync_protocol.reference_tables import (CALENDAR_SCHEMA, catalogue_document, check_calendar, parse_catalogue,
+                                            template_problem)
 from sync_protocol.timestamps import format_utc
 
 from . import audit
@@ -157,8 +153,8 @@ def _parse_templates(text: str, fmt: str, state: HubState) -> tuple[dict[str, An
         status, message = str(row.get("status") or "").strip(), row.get("text")
         if not re.fullmatch(r"[1-9]|10", status):
             problems.append((where, f"trạng thái {status!r} phải từ 1 đến 10", f"status {status!r} must be 1..10"))
-        elif not isinstance(message, str) or not 0 < len(message) <= 480:
-            problems.append((where, "nội dung tin nhắn 1–480 ký tự", "text must be 1..480 characters"))
+        elif template_problem(message):
+            problems.append((where, *template_problem(message)))  # type: ignore[misc]
         else:
             templates[status] = message
     return {**data, "templates": templates}, problems

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import string
 from dataclasses import asdict, dataclass
 from datetime import date, time
 from typing import Any
@@ -243,3 +244,23 @@ def check_calendar(data: Any) -> list[tuple[str, str, str]]:
                 elif date.fromisoformat(value).year != int(key):
                     bad(where, f"có ngày không thuộc năm {key}", f"holds a date outside {key}")
     return problems
+
+
+# -- message templates ------------------------------------------------------------------------------------
+#: the placeholders a citizen message template may use (agent.desk.notifications fills them)
+TEMPLATE_FIELDS = frozenset({"code", "procedure", "due", "note", "agency", "return_text"})
+
+
+def template_problem(text: Any) -> tuple[str, str] | None:
+    """(Vietnamese, English) of what is wrong with one message template, or None."""
+    if not isinstance(text, str) or not 0 < len(text) <= 480:
+        return "nội dung tin nhắn 1–480 ký tự", "text must be 1..480 characters"
+    try:
+        fields = {name for _, name, spec, conv in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        return f"dấu ngoặc {{}} không hợp lệ: {exc}", f"braces are malformed: {exc}"
+    unknown = sorted(fields - TEMPLATE_FIELDS)
+    if unknown:
+        return (f"trường không có: {unknown}; dùng {sorted(TEMPLATE_FIELDS)}",
+                f"unknown placeholder(s) {unknown}; use {sorted(TEMPLATE_FIELDS)}")
+    return None

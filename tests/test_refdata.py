@@ -75,6 +75,9 @@ def test_import_reports_bad_rows_by_line_and_imports_nothing(hub, tmp_path):
     calendar = tmp_path / "lich.csv"
     calendar.write_text("date,kind,rule,source\n2027-02-30,holiday,tet,x\n2027-01-01,party,,x\n", "utf-8")
     assert_clean_failure(hub_cli(hub, "import", "calendar", str(calendar)), "line 2", "line 3")
+    templates = tmp_path / "mau.csv"
+    templates.write_text("status,text\n2,Hồ sơ {code} đã nhận\n11,Sai mã\n5,Chào {name}\n", "utf-8")
+    assert_clean_failure(hub_cli(hub, "import", "templates", str(templates)), "line 3", "line 4", "unknown placeholder")
     broken = tmp_path / "lich.json"
     broken.write_text('{"schema": "motcua.holidays/1", "years": {"2027": {"days_off": ["2026-05-01"]}}}', "utf-8")
     assert_clean_failure(hub_cli(hub, "import", "calendar", str(broken)), "years.2027.days_off", "outside 2027")

@@ -40,6 +40,7 @@ from agent.outbox.ids import VIETNAM, utc_timestamp
 from sync_protocol.canonical import canonical_json
 from sync_protocol.castore import write_file_atomic
 from sync_protocol.errors import InvalidDocument, SignatureInvalid
+from sync_protocol.reference_tables import template_problem
 from sync_protocol.refdata import verify_refdata
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import parse_utc
@@ -70,10 +71,10 @@ def _interpret(document: dict[str, Any]) -> Any:
     version = document["version"]
     calendar = HolidayCalendar.from_dict(document["calendar"], f"refdata v{version}", version=f"refdata-{version}")
     Catalogue.from_dict(document["catalogue"], f"refdata v{version}")
-    templates = document["templates"]
-    if not isinstance(templates.get("templates"), dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in templates["templates"].items()):
-        raise InputError("Mẫu tin nhắn không hợp lệ.", "templates.templates must map status codes to text.")
+    templates = document["templates"].get("templates")
+    if not isinstance(templates, dict) or any(template_problem(v) for v in templates.values()):
+        raise InputError("Mẫu tin nhắn không hợp lệ.", "templates.templates must map status codes to text with "
+                         "known placeholders only.")
     agencies = document["agencies"]
     if not isinstance(agencies.get("agencies", {}), dict) or not isinstance(agencies.get("slip_header", {}), dict):
         raise InputError("Danh sách cơ quan không hợp lệ.", "agencies must hold agencies {code: name} and slip_header {}.")
