@@ -8,7 +8,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["agent*", "sync_protocol*", "scanners*", "hub*"]),
     include_package_data=True,
-    package_data={"agent": ["desk/data/*", "web/templates/*", "web/static/*"], "hub": ["data/*"]},
+    package_data={"agent": ["desk/data/*", "web/templates/*", "web/static/*"],
+                  "hub": ["data/*", "console/templates/*", "console/static/*"]},
     install_requires=[
         "requests>=2.31",
         "tenacity>=8.2",
@@ -38,6 +39,7 @@ setup(
         "boto3>=1.34",
         "prometheus_client>=0.20",
         "tqdm>=4.66",
+        "argon2-cffi>=23.1",  # console staff passwords (hub.console.accounts), argon2id
     ],
     extras_require={
         "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40",

@@ -27,6 +27,7 @@ from sync_protocol.tus_client import TUS_VERSION, decode_metadata
 from . import commits, delivery_proofs, enrolment, refdata, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
+from .case_system.routes import install as install_case_system
 from .config import HubConfig
 from .errors import BadRequest, HubError, InsufficientStorage, NotFound, TooLarge
 from .metrics import install_metrics
@@ -73,6 +74,10 @@ def create_app(config: HubConfig) -> FastAPI:
                   description="Provincial receiver for dossiers sealed by motcua desk agents.")
     app.state.hub = state
     install_metrics(app, state)  # GET /metrics (Prometheus) and request counters
+    from .console import mount_console
+
+    mount_console(app, state)  # the centre staff's web console at /console/ (hub.console)
+    install_case_system(app, state)  # pull API, documents, acks, webhook dispatcher (hub.case_system)
 
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:
@@ -243,12 +248,12 @@ def create_app(config: HubConfig) -> FastAPI:
     @app.post("/v1/case-system/status", summary="Provincial case system: post a dossier status change (Bearer API token)")
     async def post_status(request: Request) -> JSONResponse:
         body = await read_body(request, 64 * 1024)
-        source = await run_in_threadpool(status_feed.check_api_token, state, request.headers.get("authorization"))
+        token = await run_in_threadpool(status_feed.api_token, state, request.headers.get("authorization"))
         try:
             parsed = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest("body is not JSON", "Nội dung không phải JSON") from exc
-        event, created = await run_in_threadpool(status_feed.post_status, state, source, parsed)
+        event, created = await run_in_threadpool(status_feed.post_status, state, token["name"], parsed, token["agencies"])
         return JSONResponse(event, status_code=201 if created else 200)
 
     return app

@@ -5,6 +5,7 @@ Used as a FastAPI dependency; the verified device is what handlers act for.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -20,6 +21,8 @@ from .state import HubState
 
 log = logging.getLogger("motcua.hub.auth")
 LAST_SEEN_RESOLUTION = 30  # seconds
+#: "motcua-agent/<version>" in a desk's User-Agent: its software version, for the console's device list
+_AGENT_VERSION = re.compile(r"^motcua-agent/([0-9A-Za-z.+-]{1,32})(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -88,5 +91,7 @@ def authenticate(state: HubState, request: Request, body: bytes) -> Device:
     # "Last contact" is for the admin's lagging report: minute precision is plenty, and skipping
     # the write spares an fsync'd transaction on nearly every request.
     if row["last_seen_at"] is None or now - row["last_seen_at"] >= LAST_SEEN_RESOLUTION:
-        state.db.execute("UPDATE devices SET last_seen_at=? WHERE device_id=?", (now, row["device_id"]))
+        version = _AGENT_VERSION.match(request.headers.get("user-agent", ""))
+        state.db.execute("UPDATE devices SET last_seen_at=?, agent_version=COALESCE(?, agent_version) WHERE device_id=?",
+                         (now, version[1] if version else None, row["device_id"]))
     return Device(row["device_id"], row["site"], row["agency_code"], public_key_from_text(row["public_key"]))

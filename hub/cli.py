@@ -232,11 +232,14 @@ def export_receipts_cmd(data: Path, directory: Path, devices_: tuple[str, ...], 
 @data_option
 @click.option("--name", required=True, help="Integration name, e.g. case-system.")
 @click.option("--revoke", is_flag=True, help="Revoke the token with this name instead.")
-def status_token(data: Path, name: str, revoke: bool) -> None:
-    """Create (or --revoke) the API token the provincial case system posts status changes with.
+@click.option("--agency", "agencies", multiple=True,
+              help="Agency code the token may read dossiers of and post statuses for (repeatable); "
+                   "needed for the pull API (docs/case-system.md).")
+def status_token(data: Path, name: str, revoke: bool, agencies: tuple[str, ...]) -> None:
+    """Create (or --revoke) the API token the provincial case system uses.
 
-    Example: motcua hub status-token --name case-system   (then: POST /v1/case-system/status,
-    Authorization: Bearer <token>)
+    Example: motcua hub status-token --name case-system --agency 000.00.01.H29   (then:
+    GET /v1/case-system/dossiers, POST /v1/case-system/status, Authorization: Bearer <token>)
     """
     from .feed import create_api_token, revoke_api_token
 
@@ -248,7 +251,7 @@ def status_token(data: Path, name: str, revoke: bool) -> None:
         click.echo(f"revoked {name}")
         return
     try:
-        click.echo(create_api_token(state, name))
+        click.echo(create_api_token(state, name, list(agencies)))
     except HubError as exc:
         click.echo(f"{exc.reason_vi} / {exc.reason}", err=True)
         sys.exit(1)
@@ -283,12 +286,22 @@ def post_status_cmd(data: Path, dossier: str, status: str, note: str, ready: boo
 
 def _add_ops_commands() -> None:
     """lagging, backup, restore (hub.ops_cli)."""
+    from .case_system.cli import register as register_case_system
     from .ops_cli import register
 
     register(hub)
+    register_case_system(hub)  # pull, webhooks
     from .refdata_cli import register as register_refdata
 
-    register_refdata(hub)
+    register_refdata(hub)  # refdata import|show|publish
+
+
+def _add_console_commands() -> None:
+    """user add|list|disable|reset (hub.console.user_cli)."""
+    from .console.user_cli import user
+
+    hub.add_command(user)
 
 
 _add_ops_commands()
+_add_console_commands()

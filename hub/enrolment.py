@@ -31,8 +31,9 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(state: HubState, site: str, agency_code: str, ttl_seconds: int | None = None) -> str:
-    """Make a one-time enrolment token for a device at `site`."""
+def create_token(state: HubState, site: str, agency_code: str, ttl_seconds: int | None = None,
+                 actor: str | None = None) -> str:
+    """Make a one-time enrolment token for a device at `site` (audited under `actor`, default the CLI's admin)."""
     if not site.strip():
         raise BadRequest("site must not be empty", "Tên điểm tiếp nhận không được để trống")
     if not AGENCY_CODE.match(agency_code):
@@ -48,7 +49,7 @@ def create_token(state: HubState, site: str, agency_code: str, ttl_seconds: int 
             "INSERT INTO tokens(token_hash, site, agency_code, created_at, expires_at) VALUES (?,?,?,?,?)",
             (_hash_token(token), site.strip(), agency_code, now, now + ttl),
         )
-        audit.record(tx, now, audit.admin_actor(), "token.issued", None, agency=agency_code, expires_at=now + ttl,
+        audit.record(tx, now, actor or audit.admin_actor(), "token.issued", None, agency=agency_code, expires_at=now + ttl,
                      token=_hash_token(token)[:16])
     return token
 
@@ -138,8 +139,8 @@ def enrol_device(state: HubState, token: str, public_key: str, device_name: str,
 def list_devices(state: HubState) -> list[dict[str, Any]]:
     """Every device with last contact, revocation and the state of its hash chain."""
     rows = state.db.query(
-        "SELECT device_id, site, agency_code, code_block, name, enrolled_at, last_seen_at, revoked_at, revoked_reason"
-        " FROM devices ORDER BY enrolled_at"
+        "SELECT device_id, site, agency_code, code_block, name, enrolled_at, last_seen_at, revoked_at, revoked_reason,"
+        " agent_version FROM devices ORDER BY enrolled_at"
     )
     for row in rows:
         row.update(chain_report(state, row["device_id"]))
@@ -193,7 +194,7 @@ def rotate_device_key(state: HubState, device_id: str, new_public_key: str, proo
 
 
 
-def revoke_device(state: HubState, device_id: str, reason: str) -> None:
+def revoke_device(state: HubState, device_id: str, reason: str, actor: str | None = None) -> None:
     """Revoke a device at once: its next request gets 401 with `reason`; what it committed stays valid."""
     with state.db.transaction() as tx:
         changed = tx.execute(
@@ -202,4 +203,4 @@ def revoke_device(state: HubState, device_id: str, reason: str) -> None:
         )
         if changed == 0:
             raise BadRequest(f"no active device {device_id}", f"Không có thiết bị đang hoạt động {device_id}")
-        audit.record(tx, state.now(), audit.admin_actor(), "device.revoked", None, device=device_id)
+        audit.record(tx, state.now(), actor or audit.admin_actor(), "device.revoked", None, device=device_id)

@@ -2,7 +2,8 @@
 
 * `create_api_token(state, name)` — the hub admin makes a bearer token for the
   case system (`motcua hub status-token --name case-system`); only its sha256
-  is stored. `check_api_token` authenticates a request with it.
+  is stored. `api_token` authenticates a request with it. Tokens made with `--agency` are
+  scoped: they see and update only dossiers of those agencies (hub.case_system).
 * `post_status(state, source, body)` — record one status change of a committed
   dossier as an event with the next cursor and update the dossier's current
   status, in one transaction. An `event_id` from the caller makes the post
@@ -13,7 +14,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -28,21 +31,26 @@ from .storage.metadata import IntegrityError, Tx
 log = logging.getLogger("motcua.hub.feed")
 TOKEN_PREFIX = "mcs_"
 _TIMESTAMP_LEN = len("2026-01-01T00:00:00Z")
+_AGENCY = re.compile(r"^[0-9A-Z.]{1,35}$")
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_api_token(state: HubState, name: str) -> str:
-    """A new bearer token for an integration (e.g. the provincial case system); shown once."""
+def create_api_token(state: HubState, name: str, agencies: list[str] | None = None) -> str:
+    """A new bearer token for an integration (e.g. the provincial case system); shown once.
+
+    `agencies`: the agency codes whose dossiers the token may read and post statuses for
+    (hub.case_system); a token without agencies may only post statuses, to any dossier (as before)."""
     name = name.strip()
     if not name or len(name) > 80:
         raise BadRequest("token name must be 1..80 characters", "Tên mã truy cập phải dài 1..80 ký tự")
+    scope = check_agencies(agencies) if agencies else None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        state.db.execute("INSERT INTO api_tokens(token_hash, name, created_at) VALUES (?,?,?)",
-                         (_hash(token), name, state.now()))
+        state.db.execute("INSERT INTO api_tokens(token_hash, name, created_at, agencies) VALUES (?,?,?,?)",
+                         (_hash(token), name, state.now(), json.dumps(scope) if scope else None))
     except IntegrityError as exc:
         raise Conflict(f"an API token named {name!r} already exists; revoke it first or pick another name",
                        f"Đã có mã truy cập tên {name!r}; thu hồi trước hoặc chọn tên khác") from exc
@@ -55,21 +63,34 @@ def revoke_api_token(state: HubState, name: str) -> bool:
                             (state.now(), name)) == 1
 
 
-def check_api_token(state: HubState, authorization: str | None) -> str:
-    """Return the token's name, or raise Unauthorized (401) with a reason."""
+def check_agencies(agencies: list[str]) -> list[str]:
+    """Agency codes as Decision 20/2020 spells them (digits, A-Z, dots; up to 35), sorted and unique."""
+    clean = sorted({a.strip() for a in agencies})
+    for code in clean:
+        if not _AGENCY.match(code):
+            raise BadRequest(f"agency code {code!r} is not valid (digits, A-Z and dots, e.g. 000.00.01.H29)",
+                             f"Mã cơ quan {code!r} không hợp lệ (chữ số, A-Z, dấu chấm, vd. 000.00.01.H29)")
+    return clean
+
+
+def api_token(state: HubState, authorization: str | None) -> dict[str, Any]:
+    """The token's row {name, agencies (list or None), last_pull_at}, or raise Unauthorized (401)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization: Bearer <API token> is required (motcua hub status-token)",
                            "Cần tiêu đề Authorization: Bearer <mã truy cập> (motcua hub status-token)",
                            code="api_token_missing")
-    row = state.db.one("SELECT name, revoked_at FROM api_tokens WHERE token_hash=?", (_hash(token.strip()),))
+    row = state.db.one("SELECT name, revoked_at, agencies, last_pull_at FROM api_tokens WHERE token_hash=?",
+                       (_hash(token.strip()),))
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("unknown or revoked API token", "Mã truy cập không đúng hoặc đã bị thu hồi",
                            code="api_token_invalid")
-    return row["name"]
+    row["agencies"] = json.loads(row["agencies"]) if row["agencies"] else None
+    return row
 
 
-def _event(row: dict[str, Any]) -> dict[str, Any]:
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A status_events row as the feed format (sync_protocol.feed.StatusEvent)."""
     return StatusEvent(int(row["cursor"]), row["dossier_id"], row["dossier_code"], int(row["status"]), row["at"],
                        row["note"], bool(row["result_ready"])).to_dict()
 
@@ -105,21 +126,20 @@ def _validate(body: Any) -> dict[str, Any]:
             "dossier_id": body.get("dossier_id"), "dossier_code": body.get("dossier_code")}
 
 
-def _dossier(tx: Tx, wanted: dict[str, Any]) -> dict[str, Any]:
-    if wanted["dossier_id"]:
-        row = tx.one("SELECT dossier_id, dossier_code, site FROM dossiers WHERE dossier_id=?"
-                     " ORDER BY dossier_version DESC LIMIT 1", (str(wanted["dossier_id"]),))
-    else:
-        row = tx.one("SELECT dossier_id, dossier_code, site FROM dossiers WHERE dossier_code=?"
-                     " ORDER BY dossier_version DESC LIMIT 1", (str(wanted["dossier_code"]),))
-    if row is None:
+def _dossier(tx: Tx, wanted: dict[str, Any], agencies: list[str] | None) -> dict[str, Any]:
+    key = "dossier_id" if wanted["dossier_id"] else "dossier_code"
+    row = tx.one(f"SELECT d.dossier_id, d.dossier_code, d.site, v.agency_code FROM dossiers d"
+                 f" JOIN devices v ON v.device_id = d.device_id WHERE d.{key}=?"
+                 " ORDER BY d.dossier_version DESC LIMIT 1", (str(wanted[key]),))
+    if row is None or (agencies is not None and row["agency_code"] not in agencies):  # another agency's: unknown
         raise NotFound("no committed dossier with that id/code at this hub",
                        "Trung tâm chưa nhận hồ sơ có mã này", code="dossier_unknown")
     return row
 
 
-def post_status(state: HubState, source: str, body: Any) -> tuple[dict[str, Any], bool]:
-    """Record a status change; return (event, created?)."""
+def post_status(state: HubState, source: str, body: Any,
+                agencies: list[str] | None = None) -> tuple[dict[str, Any], bool]:
+    """Record a status change; return (event, created?). With `agencies`, only for dossiers of those agencies."""
     wanted = _validate(body)
     for _ in range(8):
         try:
@@ -128,8 +148,8 @@ def post_status(state: HubState, source: str, body: Any) -> tuple[dict[str, Any]
                     same = tx.one("SELECT * FROM status_events WHERE source=? AND event_key=?",
                                   (source, wanted["event_id"]))
                     if same is not None:
-                        return _event(same), False
-                dossier = _dossier(tx, wanted)
+                        return event_json(same), False
+                dossier = _dossier(tx, wanted, agencies)
                 cursor = tx.one("SELECT COALESCE(MAX(cursor), 0) + 1 AS next FROM status_events")["next"]
                 tx.execute(
                     "INSERT INTO status_events(cursor, site, dossier_id, dossier_code, status, at, note, result_ready,"
@@ -146,7 +166,7 @@ def post_status(state: HubState, source: str, body: Any) -> tuple[dict[str, Any]
                        code="busy")
     log.info("status_event cursor=%d dossier=%s status=%d source=%s", cursor, dossier["dossier_id"],
              wanted["status"], source)
-    return _event(row), True
+    return event_json(row), True
 
 
 def feed_page(state: HubState, site: str, after: int, limit: int = 100) -> dict[str, Any]:
@@ -156,7 +176,7 @@ def feed_page(state: HubState, site: str, after: int, limit: int = 100) -> dict[
     rows = state.db.query("SELECT * FROM status_events WHERE site=? AND cursor>? ORDER BY cursor LIMIT ?",
                           (site, after, limit + 1))
     more = len(rows) > limit
-    events = [_event(r) for r in rows[:limit]]
+    events = [event_json(r) for r in rows[:limit]]
     return {"events": events, "next_after": events[-1]["cursor"] if events else after, "more": more}
 
 
@@ -165,5 +185,5 @@ def events_for_device(state: HubState, device_id: str, after: int = 0) -> list[d
     device = state.db.one("SELECT site FROM devices WHERE device_id=?", (device_id,))
     if device is None:
         return []
-    return [_event(r) for r in state.db.query("SELECT * FROM status_events WHERE site=? AND cursor>? ORDER BY cursor",
+    return [event_json(r) for r in state.db.query("SELECT * FROM status_events WHERE site=? AND cursor>? ORDER BY cursor",
                                               (device["site"], after))]

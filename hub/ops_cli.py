@@ -19,17 +19,23 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--days", default=2.0, show_default=True, type=float, help="Silent for longer than this many days.")
 @_json
 def lagging(data: Path, days: float, as_json: bool) -> None:
-    """List sites whose desks have not reached the hub for --days (exit 1 if any).
+    """List sites whose desks have not reached the hub for --days, and case systems that stopped
+    pulling while dossiers wait (exit 1 if any).
 
     Liệt kê các điểm tiếp nhận chưa đồng bộ trong --days ngày.
     Example: motcua hub lagging --days 2
     """
+    from .case_system.pull import format_lagging, lagging_case_systems
     from .lagging import format_lag, lagging_sites
     from .state import HubState
 
-    rows = lagging_sites(HubState.open(HubConfig.from_env(data)), days)
-    click.echo(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2) if as_json else format_lag(rows, days))
-    sys.exit(1 if rows else 0)
+    state = HubState.open(HubConfig.from_env(data))
+    rows, systems = lagging_sites(state, days), lagging_case_systems(state, days)
+    if as_json:  # case systems follow the sites, marked "kind": "case_system"
+        click.echo(json.dumps([r.to_json() for r in rows] + systems, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_lag(rows, days) + ("\n" + format_lagging(systems) if systems else ""))
+    sys.exit(1 if rows or systems else 0)
 
 
 def _progress(operation: str):  # type: ignore[no-untyped-def]

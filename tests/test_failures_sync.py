@@ -141,3 +141,11 @@ def test_revoked_device_gets_the_reason_and_exit_4(hub, agent, agent_home, pages
     assert_clean_failure(result, "Trung tâm từ chối máy này", "device revoked: máy bị mất cắp", exit_code=4)
     [row] = queue_json(agent_home)
     assert row["state"] in ("sealed", "uploading")  # kept, not dead-lettered: the device is the problem
+
+
+def test_revoked_device_with_an_empty_queue_is_told_too(hub, agent, agent_home):
+    """Nothing to send: the feed pull is the only request, and its 401 must still reach the officer."""
+    revoke = run_motcua("hub", "revoke", "--data", str(hub.data_dir), agent.config.device_id, "--reason", "máy bị mất cắp")
+    assert revoke.returncode == 0, revoke.stderr
+    result = run_motcua("sync", home=agent_home)
+    assert_clean_failure(result, "Trung tâm từ chối máy này", "device revoked: máy bị mất cắp", exit_code=4)

@@ -24,7 +24,7 @@ from typing import Any
 
 from agent.context import AgentContext
 from agent.delivery import reference_data, status_events
-from agent.errors import HubError, HubUnreachable
+from agent.errors import DeviceNotAuthorised, HubError, HubUnreachable
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.feed import STATUS_NAMES, StatusEvent, parse_page
@@ -102,11 +102,15 @@ def pull_feed(ctx: AgentContext) -> dict[str, int]:
 
 
 def try_pull_feed(ctx: AgentContext) -> str | None:
-    """pull_feed that reports a dead link as a string instead of raising (for the sync pass)."""
+    """pull_feed that reports a dead link as a string instead of raising (for the sync pass).
+
+    A refused device still raises DeviceNotAuthorised: a revoked desk with an empty queue must be told too."""
     try:
         pull_feed(ctx)
     except HubUnreachable as exc:
         return exc.message_en
+    except DeviceNotAuthorised:
+        raise
     except HubError as exc:
         log.warning("feed_failed error=%s", exc.message_en)
     return None

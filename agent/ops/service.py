@@ -24,7 +24,7 @@ DEFAULT_USER = {("agent", "linux"): "motcua", ("hub", "linux"): "motcua-hub",
 
 
 def templates_dir() -> Path:
-    for candidate in (Path(__file__).resolve().parent.parent / "service_files",
+    for candidate in (Path(__file__).resolve().parents[2] / "service_files",
                       Path(sys.prefix) / "share" / "motcua" / "service_files"):
         if candidate.is_dir():
             return candidate

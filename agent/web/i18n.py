@@ -1,6 +1,8 @@
 """UI strings: key -> (Vietnamese, English). Vietnamese is the default language."""
 from __future__ import annotations
 
+from sync_protocol.bilingual import Translator as BilingualTranslator
+
 STRINGS: dict[str, tuple[str, str]] = {
     "app": ("Một cửa — bàn tiếp nhận", "One-stop desk"),
     "nav_dashboard": ("Tổng quan", "Dashboard"), "nav_intake": ("Tiếp nhận", "Intake"),
@@ -75,24 +77,10 @@ STATE_NAMES = {
 }
 
 
-class Translator:
+class Translator(BilingualTranslator):
     """`t.key` in templates; `t.state(name)` for state names."""
 
-    def __init__(self, lang: str):
-        self.lang = "en" if lang == "en" else "vi"
-        self._i = 1 if self.lang == "en" else 0
-
-    def __getattr__(self, key: str) -> str:
-        try:
-            return STRINGS[key][self._i]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def get(self, key: str) -> str:
-        return STRINGS[key][self._i]
+    STRINGS = STRINGS
 
     def state(self, name: str) -> str:
-        return STATE_NAMES.get(name, (name, name))[self._i]
-
-    def pick(self, vi: str, en: str) -> str:
-        return en if self.lang == "en" and en else vi
+        return self.pair(STATE_NAMES.get(name, (name, name)))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 5
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -87,8 +86,42 @@ MIGRATIONS: dict[int, list[str]] = {
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
     ],
-    # reference data the province publishes (issue 16, hub/refdata.py): imported drafts, signed versions
+    # the provincial centre's web console (issue 19): staff accounts and their sessions (hub.console)
     5: [
+        """CREATE TABLE console_users (
+            username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+            created_at BIGINT NOT NULL, disabled_at BIGINT, failed_logins BIGINT NOT NULL DEFAULT 0,
+            locked_until BIGINT, password_changed_at BIGINT NOT NULL)""",
+        """CREATE TABLE console_sessions (
+            session_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf_token TEXT NOT NULL,
+            created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL)""",
+        "CREATE INDEX console_sessions_user ON console_sessions(username)",
+        # the software version a desk announces in its User-Agent, shown on the console's device list
+        "ALTER TABLE devices ADD COLUMN agent_version TEXT",
+    ],
+    # the case system takes dossiers out (issue 19): API tokens scoped to agencies, per-token acks,
+    # and the durable outbox of outbound webhooks (hub.case_system)
+    6: [
+        "ALTER TABLE api_tokens ADD COLUMN agencies TEXT",  # JSON list of agency codes; NULL: status posts only
+        "ALTER TABLE api_tokens ADD COLUMN last_pull_at BIGINT",
+        """CREATE TABLE case_acks (
+            token_name TEXT NOT NULL, dossier_id TEXT NOT NULL, dossier_version BIGINT NOT NULL,
+            acked_at BIGINT NOT NULL, PRIMARY KEY (token_name, dossier_id, dossier_version))""",
+        """CREATE TABLE webhook_endpoints (
+            name TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, agencies TEXT NOT NULL,
+            created_at BIGINT NOT NULL, revoked_at BIGINT,
+            dossier_position BIGINT NOT NULL DEFAULT 0, status_position BIGINT NOT NULL DEFAULT 0)""",
+        """CREATE TABLE webhook_outbox (
+            id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, event TEXT NOT NULL, dossier_id TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL,
+            next_attempt_at DOUBLE PRECISION NOT NULL, lease_until DOUBLE PRECISION, last_error TEXT,
+            created_at BIGINT NOT NULL, delivered_at DOUBLE PRECISION, UNIQUE (endpoint, idempotency_key))""",
+        "CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_at)",
+        # GET /v1/case-system/documents/{sha256} finds the dossier holding a document
+        "CREATE INDEX dossier_documents_plain ON dossier_documents(plain_sha256)",
+    ],
+    # reference data the province publishes (issue 16, hub/refdata.py): imported drafts, signed versions
+    7: [
         """CREATE TABLE refdata_drafts (
             kind TEXT PRIMARY KEY, content TEXT NOT NULL, source TEXT NOT NULL, imported_at BIGINT NOT NULL)""",
         """CREATE TABLE refdata_versions (
@@ -96,6 +129,7 @@ MIGRATIONS: dict[int, list[str]] = {
             published_at BIGINT NOT NULL)""",
     ],
 }
+SCHEMA_VERSION = max(MIGRATIONS)  # the newest step; a database beyond it is refused
 
 
 class IntegrityError(Exception):
