@@ -34,6 +34,8 @@ class AgentSettings:
     chunk_size: int = 4 * 1024 * 1024
     #: keep local payload this long after a verified receipt (0 = purge at once: minimum data)
     retention_hours: int = 0
+    #: citizens' personal data is removed this many days after the result was returned (status 10)
+    personal_data_retention_days: int = 30
     #: seconds between sync passes when the queue is idle
     idle_interval: int = 30
     #: backoff cap, seconds

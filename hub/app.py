@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync_protocol import PROTOCOL_VERSION
 from sync_protocol.tus_client import TUS_VERSION, decode_metadata
 
-from . import commits, courier_app, delivery_proofs, enrolment, uploads
+from . import commits, courier_app, delivery_proofs, enrolment, refdata, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
 from .case_system.routes import install as install_case_system
@@ -247,8 +247,12 @@ def create_app(config: HubConfig) -> FastAPI:
 
     @app.get("/v1/feed", summary="Status events of this device's site after a cursor (status feed)")
     async def feed(request: Request, after: int = 0, limit: int = 100) -> dict[str, Any]:
-        return await as_device(request, 0,
-                               lambda device, _: status_feed.feed_page(state, device.agency_code, after, limit))
+        return await as_device(request, 0, lambda device, _: {
+            **status_feed.feed_page(state, device.agency_code, after, limit), **refdata.feed_field(state)})
+
+    @app.get("/v1/refdata/{version}", summary="A published version of the province's reference data (signed by the hub)")
+    async def refdata_version(version: int, request: Request) -> dict[str, Any]:
+        return await as_device(request, 0, lambda device, _: refdata.signed_version(state, version))
 
     @app.post("/v1/case-system/status", summary="Provincial case system: post a dossier status change (Bearer API token)")
     async def post_status(request: Request) -> JSONResponse:

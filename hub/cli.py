@@ -321,6 +321,9 @@ def _add_ops_commands() -> None:
 
     register(hub)
     register_case_system(hub)  # pull, webhooks
+    from .refdata_cli import register as register_refdata
+
+    register_refdata(hub)  # refdata import|show|publish
 
 
 def _add_console_commands() -> None:

@@ -9,7 +9,6 @@ agency never produce the same dossier code while offline.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.keys import b64url_decode, key_id, public_key_from_text
+from sync_protocol.manifest import AGENCY_CODE
 from sync_protocol.request_signing import rotation_proof_input
 
 from . import audit
@@ -25,7 +25,6 @@ from .errors import BadRequest, Conflict, Unauthorized
 from .state import HubState
 from .storage.metadata import IntegrityError
 
-AGENCY_CODE = re.compile(r"^[0-9A-Z.]{1,32}$")
 
 
 def _hash_token(token: str) -> str:

@@ -28,7 +28,11 @@ MEDIA_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/tiff", "appl
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _PROCEDURE = re.compile(r"^[0-9]\.[0-9]{6}$")
-_DOSSIER_CODE = re.compile(r"^[0-9A-Z.]{1,32}-[0-9]{6}-[0-9]{4}$")
+#: electronic agency ID (Decision 20/2020/QĐ-TTg): up to 35 characters, digits, A–Z, dots
+AGENCY_CODE = re.compile(r"^[0-9A-Z.]{1,35}$")
+#: <agency>-<YYMMDD>-<sequence>: desks issue 4 digits; hub/case systems emit 4 to 7 (docs/dossier-codes.md)
+DOSSIER_CODE = re.compile(r"^[0-9A-Z.]{1,35}-[0-9]{6}-[0-9]{4,7}$")
+_DOSSIER_CODE = DOSSIER_CODE
 _TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
 _DEVICE_ID = re.compile(r"^dev_[0-9a-z]{8,40}$")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")

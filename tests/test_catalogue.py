@@ -18,8 +18,29 @@ def test_sample_catalogue_has_verified_core_procedures():
     assert catalogue.get("1.004222").processing_days == 7 and catalogue.get("1.004222").code_verified
     assert catalogue.get("2.000815").field_vi == "Chứng thực"
     verified = {p.code for p in catalogue if p.code_verified}
-    assert verified == {"1.001193", "1.004222", "2.000815"}  # every other code is marked "to verify"
-    assert all(p.documents for p in catalogue)
+    # the codes DESIGN.md lists as confirmed; every other code is marked "cần đối chiếu"
+    assert verified == {"1.001193", "1.004222", "2.000815", "1.000894", "1.000656", "1.004873", "1.004884",
+                        "1.001022", "1.004194", "2.000884", "1.001612", "2.000635", "1.004837"}
+    assert all(p.documents and p.source for p in catalogue)
+
+
+def test_sample_catalogue_corrections_from_issue_16():
+    catalogue = Catalogue.load(SAMPLE)
+    codes = {p.code for p in catalogue}
+    # wrong codes are gone: 1.003583 is khai sinh lưu động, 1.000893 a foreign-element birth registration,
+    # 1.004197 does not exist, 1.001266 is the *termination* of a household business, 1.012756 / 1.012758
+    assert not codes & {"1.003583", "1.000893", "1.004197", "1.001266", "1.012756", "1.012758"}
+    assert catalogue.get("2.000635").name_vi == "Cấp bản sao trích lục hộ tịch"
+    assert catalogue.get("1.004837").name_vi == "Đăng ký giám hộ"
+    assert catalogue.get("2.000720").name_vi.startswith("Đăng ký thay đổi") and not catalogue.get("2.000720").code_verified
+    assert catalogue.get("2.001035").name_vi == ("Chứng thực giao dịch liên quan đến tài sản là động sản, "
+                                                 "quyền sử dụng đất, nhà ở")
+    for code in ("1.010041", "1.013978", "1.012783"):
+        assert not catalogue.get(code).code_verified and "cần đối chiếu" in catalogue.get(code).source
+    # documents say whether the original or a copy is handed in
+    certified = catalogue.get("2.000815")
+    assert dict(zip(certified.documents, certified.document_forms)) == {
+        "Bản chính giấy tờ, văn bản": "original", "Bản sao cần chứng thực": "copy"}
 
 
 def test_csv_import_reports_every_bad_row_by_line(tmp_path):

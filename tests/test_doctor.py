@@ -32,11 +32,15 @@ def _doctor(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
 
 
 def test_healthy_desk_passes_every_check(hub, agent, agent_home, sane_test_backend):
+    from .test_refdata_ui import confirmed_calendar
+
+    # a calendar with this and next year announced and nothing unverified (tests/test_refdata_ui.py covers the rest)
+    confirmed_calendar(agent_home, keep_culture_day=True).rename(agent_home / "holidays.json")
     code, checks = _doctor(agent_home, env=sane_test_backend)
     assert code == 0, checks
     assert {name: c["status"] for name, c in checks.items()} == {
         "enrolment": OK, "hub": OK, "clock": OK, "device": OK, "disk": OK, "scanner": OK, "queue": OK,
-        "rejected": OK, "last_sync": OK}
+        "rejected": OK, "last_sync": OK, "calendar": OK}
     assert "test:0" in checks["scanner"]["message_en"]
     text = run_motcua("doctor", home=agent_home, env=sane_test_backend)
     assert text.returncode == 0 and "Mọi thứ ổn / all good" in text.stdout

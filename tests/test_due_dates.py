@@ -53,18 +53,30 @@ def test_lunar_round_trip(day):
     assert lunar_to_solar(lunar.day, lunar.month, lunar.year, lunar.leap) == day
 
 
-def test_holidays_2026_computed(cal):
+def test_holidays_2026_as_announced(cal):
     days = cal.holidays(2026)
-    # Tết Bính Ngọ: eve Mon 16 Feb + mùng 1-4 (17-20 Feb)
-    assert [d for d in days if d.month == 2] == [date(2026, 2, d) for d in (16, 17, 18, 19, 20)]
+    # Tết Bính Ngọ: off Sat 14 - Sun 22 Feb (statutory Mon 16 - Fri 20), no make-up day
+    assert [d for d in days if d.month == 2] == [date(2026, 2, d) for d in range(14, 23)]
     # Hùng Kings' day is Sunday 26 Apr -> compensatory Monday 27 Apr
-    assert date(2026, 4, 26) in days and "Nghỉ bù" in days[date(2026, 4, 27)]
-    assert {date(2026, 9, 2), date(2026, 9, 3)} <= set(days)
+    assert date(2026, 4, 26) in days and date(2026, 4, 27) in days
+    # National Day 2026 is 1 and 2 Sep (not 2 and 3); Mon 31 Aug off, swapped with Sat 22 Aug worked
+    assert {date(2026, 8, 31), date(2026, 9, 1), date(2026, 9, 2)} <= set(days) and date(2026, 9, 3) not in days
+    assert cal.is_working_day(date(2026, 8, 22)) and cal.is_working_day(date(2026, 9, 3))
+    # New Year: Fri 2 Jan off, Sat 10 Jan worked
+    assert not cal.is_working_day(date(2026, 1, 2)) and cal.is_working_day(date(2026, 1, 10))
+
+
+def test_holidays_computed_for_a_year_without_a_table(cal):
+    days = cal.holidays(2028)
+    # Sat 2 Sep 2028 + adjacent Sun 3 Sep, both on the weekend: compensated Mon 4 and Tue 5 (art. 111(3))
+    assert {date(2028, 9, 2), date(2028, 9, 3)} <= set(days)
+    assert "Nghỉ bù" in days[date(2028, 9, 4)] and "Nghỉ bù" in days[date(2028, 9, 5)]
 
 
 def test_announced_year_swaps(cal):
-    assert not cal.is_working_day(date(2025, 1, 27))  # swapped Monday before Tết
-    assert cal.is_working_day(date(2025, 2, 15))  # make-up Saturday
+    # 2025: Tết 25 Jan - 2 Feb with NO swap: Sat 15 Feb 2025 was not a working day
+    assert not cal.is_working_day(date(2025, 1, 27)) and not cal.is_working_day(date(2025, 2, 15))
+    # the only 2025 swap: Fri 2 May off <-> Sat 26 Apr worked
     assert cal.is_working_day(date(2025, 4, 26)) and not cal.is_working_day(date(2025, 5, 2))
     assert not cal.is_working_day(date(2025, 9, 1))
 
@@ -76,8 +88,22 @@ def test_announced_year_swaps(cal):
     (vn(2026, 2, 13, 15, 30), 3, date(2026, 2, 26)),
     # Fri 24 Jan 2025, 3 days: 25 Jan - 2 Feb off -> Mon 3 (1), Tue 4 (2), Wed 5 (3)
     (vn(2025, 1, 24, 10), 3, date(2025, 2, 5)),
-    # Thu 13 Feb 2025, 2 days: Fri 14 (1), Sat 15 make-up working day (2)
-    (vn(2025, 2, 13, 10), 2, date(2025, 2, 15)),
+    # Thu 13 Feb 2025, 2 days: Fri 14 (1), [Sat 15 is NOT a make-up day], Mon 17 (2)
+    (vn(2025, 2, 13, 10), 2, date(2025, 2, 17)),
+    # Thu 24 Apr 2025, 2 days: Fri 25 (1), Sat 26 make-up working day (2)
+    (vn(2025, 4, 24, 10), 2, date(2025, 4, 26)),
+    # New Year 2026: Wed 31 Dec 2025, 2 days: [Thu 1, Fri 2 off, weekend] Mon 5 Jan (1), Tue 6 (2)
+    (vn(2025, 12, 31, 9), 2, date(2026, 1, 6)),
+    # Fri 9 Jan 2026, 1 day: Sat 10 Jan is worked (swapped with Fri 2 Jan)
+    (vn(2026, 1, 9, 10), 1, date(2026, 1, 10)),
+    # Received on the working Saturday 10 Jan before the cut-off: a same-day procedure is due that day
+    (vn(2026, 1, 10, 9), 0, date(2026, 1, 10)),
+    # National Day 2026: Fri 21 Aug, 1 day: Sat 22 Aug is worked
+    (vn(2026, 8, 21, 9), 1, date(2026, 8, 22)),
+    # Fri 28 Aug 2026, 1 day: [Sat 29 - Wed 2 Sep off: weekend, Mon 31 swapped, 1-2 Sep] Thu 3 Sep
+    (vn(2026, 8, 28, 10), 1, date(2026, 9, 3)),
+    # Thu 27 Aug 2026, 3 days: Fri 28 (1), Thu 3 Sep (2), Fri 4 Sep (3)
+    (vn(2026, 8, 27, 10), 3, date(2026, 9, 4)),
     # Same-day procedure: before the cut-off the same day, after it the next working day
     (vn(2026, 3, 2, 10), 0, date(2026, 3, 2)),
     (vn(2026, 3, 2, 15, 30), 0, date(2026, 3, 3)),

@@ -52,3 +52,26 @@ def test_timestamps_are_utc_to_the_second():
 
     with pytest.raises(ValueError):
         parse_utc("2026-11-27 01:30:15")
+
+
+def test_refdata_vector_matches_spec():
+    from sync_protocol.errors import SignatureInvalid
+    from sync_protocol.refdata import sign_refdata, verify_refdata
+    from sync_protocol.signed_document import Envelope
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    canonical = re.search(r'^(\{"agencies".*\})$', SPEC, re.MULTILINE).group(1).encode("utf-8")
+    document = parse_canonical(canonical)
+    assert canonical_json(document) == canonical
+    envelope = sign_refdata(document, key)
+    assert envelope.document_hash == _vector("refdata hash")
+    assert envelope.signature == _vector("refdata signature")
+    assert verify_refdata(envelope, key.public_key()) == document
+    # a receipt-labelled signature over the same bytes is not a refdata signature (domain separation)
+    from sync_protocol.signed_document import sign_document
+
+    wrong_label = sign_document("motcua.receipt/1", document, key)
+    import pytest
+
+    with pytest.raises(SignatureInvalid):
+        verify_refdata(Envelope(document, wrong_label.key_id, wrong_label.signature), key.public_key())

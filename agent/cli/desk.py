@@ -3,6 +3,7 @@ agent.desk.intake, agent.desk.courier, agent.desk.notifications and the web UI:
 
     motcua ui [--port 8480]                       the local web UI
     motcua catalogue list|import FILE             the procedure catalogue
+    motcua purge-personal-data CODE               remove a citizen's data from this desk now
     motcua intake FILES... --name … --id … …      take a dossier in from the command line
     motcua slip DOSSIER [--size A5] -o slip.pdf   print the receipt and appointment slip
     motcua courier list|handover|deliver|fail     results to deliver and proofs of delivery
@@ -261,4 +262,21 @@ def notify_send(ctx: click.Context, as_json: bool) -> None:
     _emit(counts, as_json, lambda: f"Đã gửi / sent {counts['sent']}, lỗi / failed {counts['failed']}")
 
 
-COMMANDS = [ui, catalogue, intake, slip, courier, notify]
+@click.command("purge-personal-data")
+@click.argument("dossier")
+@json_option
+@click.pass_context
+@handles_errors
+def purge_personal_data(ctx: click.Context, dossier: str, as_json: bool) -> None:
+    """Remove the citizen's personal data of one dossier from this desk now (name, ID, phone, address, proofs).
+
+    Xoá ngay dữ liệu cá nhân của công dân trong một hồ sơ khỏi máy này.
+    Example: motcua purge-personal-data 000.00.01.H29-261127-0001
+    """
+    from agent.desk.personal_data import purge_personal_data as purge
+
+    result = purge(_ctx(ctx), dossier)
+    _emit(result, as_json, lambda: f"Đã xoá dữ liệu cá nhân của hồ sơ / personal data purged: {result['dossier_code']}")
+
+
+COMMANDS = [ui, catalogue, intake, slip, courier, notify, purge_personal_data]

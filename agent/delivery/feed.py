@@ -13,6 +13,8 @@ Two steps, each crash-safe:
      its error; it is retried after the next pull and never blocks the feed.
      With no subscriber in this process, events stay pending.
 Receipt bundles carried by hand (agent.delivery.bundles) feed events in through `store_events`.
+A feed page may also announce the newest reference data version; agent.delivery.reference_data
+fetches and stores it after the events.
 """
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ import logging
 from typing import Any
 
 from agent.context import AgentContext
-from agent.delivery import status_events
+from agent.delivery import reference_data, status_events
 from agent.errors import DeviceNotAuthorised, HubError, HubUnreachable
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.errors import InvalidDocument
 from sync_protocol.feed import STATUS_NAMES, StatusEvent, parse_page
+from sync_protocol.refdata import parse_announcement
 
 log = logging.getLogger("motcua.agent.feed")
 CURSOR_KEY = "feed:cursor"
@@ -76,11 +79,13 @@ def apply_pending(ctx: AgentContext) -> int:
 
 def pull_feed(ctx: AgentContext) -> dict[str, int]:
     """Fetch every new event of this desk's site, store and apply them. Raises HubUnreachable."""
-    fetched = 0
+    fetched, announced = 0, None
     for _ in range(MAX_PAGES):
         after = feed_cursor(ctx)
         try:
-            events, next_after, more = parse_page(ctx.hub.feed(after, PAGE))
+            page = ctx.hub.feed(after, PAGE)
+            events, next_after, more = parse_page(page)
+            announced = parse_announcement(page) or announced
         except (ValueError, InvalidDocument) as exc:
             raise HubError("Trung tâm gửi danh sách trạng thái không hợp lệ.",
                            f"The hub sent an invalid status feed page: {exc}", "Báo quản trị viên / tell the administrator") from exc
@@ -90,6 +95,7 @@ def pull_feed(ctx: AgentContext) -> dict[str, int]:
         if not more:
             break
     applied = apply_pending(ctx)
+    reference_data.follow(ctx, announced)
     if fetched:
         log.info("feed_pulled events=%d applied=%d cursor=%d", fetched, applied, feed_cursor(ctx))
     return {"fetched": fetched, "applied": applied, "cursor": feed_cursor(ctx)}

@@ -175,6 +175,10 @@ class HubClient:
         """Hand doorstep tasks to one courier phone (replaces this desk's open tasks for it)."""
         return self._request("PUT", "/v1/courier/tasks", "courier handover", json=body).json()
 
+    def refdata(self, version: int) -> dict[str, Any]:
+        """The signed reference data document of one published version (sync_protocol.refdata)."""
+        return self._request("GET", f"/v1/refdata/{int(version)}", "reference data").json()
+
     def dossier_status(self, dossier_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/dossiers/{dossier_id}", "status lookup").json()
 

@@ -5,46 +5,30 @@ export); each procedure has its national code (`1.001193` style), names, field
 (lĩnh vực), legal processing time in working days (0 = same day), required
 documents, fee text and whether the result may be returned by post. Import
 checks every row and reports all bad rows at once, by line number.
-The shipped sample (agent/desk/data/catalogue.json) marks which codes were checked.
+The row checks live in sync_protocol.reference_tables (the hub checks what it publishes
+the same way). The shipped sample (agent/desk/data/catalogue.json) marks which codes were
+checked (`code_verified`) and cites a source for each; unchecked ones show "cần đối chiếu".
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.desk.refdata_store import current_file, read_document
 from agent.errors import InputError
 from sync_protocol.castore import write_file_atomic
+from sync_protocol.reference_tables import CATALOGUE_SCHEMA as SCHEMA
+from sync_protocol.reference_tables import PROCEDURE_CODE as CODE
+from sync_protocol.reference_tables import (
+    Procedure,
+    catalogue_document,
+    parse_catalogue,
+)
 
+__all__ = ["CODE", "SCHEMA", "Catalogue", "CatalogueInvalid", "Procedure", "import_catalogue"]
 SAMPLE = Path(__file__).parent / "data" / "catalogue.json"
-SCHEMA = "motcua.catalogue/1"
-CODE = re.compile(r"^[0-9]\.[0-9]{6}$")
-CSV_COLUMNS = ("code", "name_vi", "name_en", "field_vi", "processing_days", "documents", "fee", "postal_return")
-_TRUE = {"1", "true", "yes", "y", "có", "co", "x"}
-_FALSE = {"0", "false", "no", "n", "không", "khong", ""}
-
-
-@dataclass(frozen=True)
-class Procedure:
-    code: str
-    name_vi: str
-    field_vi: str
-    processing_days: int
-    documents: tuple[str, ...]
-    name_en: str = ""
-    fee: str = ""
-    postal_return: bool = False
-    code_verified: bool = False
-    level: str = "commune"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["documents"] = list(self.documents)
-        return data
+UNCONFIRMED = "cần đối chiếu"
 
 
 class CatalogueInvalid(InputError):
@@ -57,54 +41,6 @@ class CatalogueInvalid(InputError):
                          f"Catalogue {source} has {len(problems)} bad row(s); nothing was imported:\n{lines_en}",
                          "Sửa các dòng trên rồi nhập lại / fix those rows and import again")
         self.problems = problems
-
-
-def _check_row(row: dict[str, Any], line: int, seen: dict[str, int]) -> tuple[Procedure | None, list[tuple[int, str, str]]]:
-    problems: list[tuple[int, str, str]] = []
-
-    def bad(vi: str, en: str) -> None:
-        problems.append((line, vi, en))
-
-    code = str(row.get("code") or "").strip()
-    if not CODE.match(code):
-        bad(f"mã thủ tục {code!r} không đúng dạng 1.001193", f"procedure code {code!r} is not like 1.001193")
-    elif code in seen:
-        bad(f"mã {code} trùng với dòng {seen[code]}", f"code {code} repeats line {seen[code]}")
-    else:
-        seen[code] = line
-    name = str(row.get("name_vi") or "").strip()
-    if not name:
-        bad("thiếu tên thủ tục (name_vi)", "name_vi is empty")
-    days_raw = row.get("processing_days")
-    try:
-        days = int(str(days_raw).strip())
-        if days < 0 or days > 365 or isinstance(days_raw, float):
-            raise ValueError
-    except (TypeError, ValueError):
-        days = -1
-        bad(f"thời hạn giải quyết {days_raw!r} phải là số ngày làm việc 0–365",
-            f"processing_days {days_raw!r} must be a whole number of working days 0-365")
-    documents = row.get("documents") or []
-    if isinstance(documents, str):
-        documents = [d.strip() for d in documents.split("|") if d.strip()]
-    if not isinstance(documents, list) or not all(isinstance(d, str) and d.strip() for d in documents):
-        bad("danh sách giấy tờ không hợp lệ", "documents must be a list of names (CSV: separated by |)")
-        documents = []
-    postal = row.get("postal_return", False)
-    if isinstance(postal, str):
-        if postal.strip().lower() in _TRUE:
-            postal = True
-        elif postal.strip().lower() in _FALSE:
-            postal = False
-        else:
-            bad(f"postal_return {postal!r} phải là có/không", f"postal_return {postal!r} must be yes/no")
-    if problems:
-        return None, problems
-    return Procedure(code=code, name_vi=name, field_vi=str(row.get("field_vi") or "").strip(), processing_days=days,
-                     documents=tuple(d.strip() for d in documents), name_en=str(row.get("name_en") or "").strip(),
-                     fee=str(row.get("fee") or "").strip(), postal_return=bool(postal),
-                     code_verified=str(row.get("code_verified", False)).lower() in _TRUE,
-                     level=str(row.get("level") or "commune")), []
 
 
 class Catalogue:
@@ -130,43 +66,20 @@ class Catalogue:
                              "motcua catalogue list; hoặc nhập danh mục mới / or import an updated catalogue") from None
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "version": self.version, "procedures": [p.to_dict() for p in self]}
+        return catalogue_document(self.version, list(self))
 
     # -- loading ----------------------------------------------------------------
     @classmethod
     def parse(cls, text: str, source: str, fmt: str) -> "Catalogue":
         """Parse JSON or CSV text; raise CatalogueInvalid listing every bad row."""
-        rows: list[tuple[int, dict[str, Any]]]
-        version = ""
-        if fmt == "json":
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise CatalogueInvalid(source, [(getattr(exc, "lineno", 0), "không phải JSON hợp lệ", f"not JSON: {exc}")]) from None
-            items = data.get("procedures") if isinstance(data, dict) else data
-            if not isinstance(items, list):
-                raise CatalogueInvalid(source, [(1, "cần danh sách procedures", "expected a procedures list")])
-            version = str(data.get("version", "")) if isinstance(data, dict) else ""
-            lines = _json_item_lines(text, len(items))
-            rows = [(lines[i], item if isinstance(item, dict) else {}) for i, item in enumerate(items)]
-        else:
-            reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-            missing = [c for c in ("code", "name_vi", "processing_days") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise CatalogueInvalid(source, [(1, f"thiếu cột {', '.join(missing)}", f"missing column(s) {', '.join(missing)}")])
-            rows = [(reader.line_num, row) for row in reader]
-        seen: dict[str, int] = {}
-        procedures, problems = [], []
-        for line, row in rows:
-            procedure, found = _check_row(row, line, seen)
-            problems += found
-            if procedure:
-                procedures.append(procedure)
+        version, procedures, problems = parse_catalogue(text, fmt)
         if problems:
             raise CatalogueInvalid(source, problems)
-        if not procedures:
-            raise CatalogueInvalid(source, [(1, "danh mục trống", "the catalogue is empty")])
         return cls(procedures, version, source)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> "Catalogue":
+        return cls.parse(json.dumps(data, ensure_ascii=False), source, "json")
 
     @classmethod
     def load(cls, path: Path | str) -> "Catalogue":
@@ -180,27 +93,13 @@ class Catalogue:
 
     @classmethod
     def for_home(cls, home: Path | str | None) -> "Catalogue":
-        """The catalogue imported into this desk, or the shipped sample."""
+        """The catalogue the province published (agent.desk.refdata), else one imported here, else the sample."""
+        published = current_file(home)
+        if published is not None:
+            document = read_document(published)
+            return cls.from_dict(document["catalogue"], f"refdata v{document['version']}")
         local = Path(home) / "catalogue.json" if home else None
         return cls.load(local if local and local.exists() else SAMPLE)
-
-
-def _json_item_lines(text: str, count: int) -> list[int]:
-    """Line numbers where each item of the procedures list starts (for error messages)."""
-    decoder, lines = json.JSONDecoder(), []
-    key = text.find('"procedures"')
-    pos = text.find("[", key if key >= 0 else 0) + 1
-    try:
-        while pos and len(lines) < count:
-            while pos < len(text) and text[pos] in " \t\r\n,":
-                pos += 1
-            if pos >= len(text) or text[pos] == "]":
-                break
-            lines.append(text.count("\n", 0, pos) + 1)
-            _, pos = decoder.raw_decode(text, pos)
-    except ValueError:
-        pass
-    return lines + [0] * (count - len(lines))
 
 
 def import_catalogue(home: Path | str, source: Path | str) -> Catalogue:

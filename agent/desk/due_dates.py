@@ -70,6 +70,20 @@ def due_at(received_at: datetime, processing_days: int, calendar: HolidayCalenda
     return datetime.combine(day, calendar.close, tzinfo=VIETNAM)
 
 
+def extend_due(base_due: datetime, pauses: Iterable[ClockPause], calendar: HolidayCalendar,
+               now: datetime | None = None) -> datetime:
+    """A stored due date (computed at intake, or recomputed with an audit entry) extended by paused working days."""
+    paused = paused_working_days(pauses, calendar, now)
+    if not paused:
+        return _local(base_due)
+    return datetime.combine(calendar.add_working_days(_local(base_due).date(), paused), calendar.close, tzinfo=VIETNAM)
+
+
+def due_unconfirmed(received_at: datetime, due: datetime, calendar: HolidayCalendar) -> bool:
+    """Does this due date rest on calendar entries nobody has confirmed? ("lịch chưa xác nhận")"""
+    return calendar.unconfirmed_between(_local(received_at).date(), _local(due).date())
+
+
 def late_working_days(received_at: datetime, processing_days: int, finished_at: datetime,
                       calendar: HolidayCalendar, pauses: Iterable[ClockPause] = ()) -> int:
     """Working days past the (pause-extended) due date; 0 when on time."""

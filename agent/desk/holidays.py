@@ -6,7 +6,15 @@ computed by `agent.desk.lunar` (Tết, Hùng Kings' day), National Day with its
 adjacent day, rules with an effective date, and per-year tables of what the
 government announced (the actual Tết days, compensatory days off, make-up
 working Saturdays). Years without a table get computed defaults, and a holiday
-that falls on a weekend gives the next working day off (Labour Code 2019).
+that falls on a weekend gives the next working day off (Labour Code 2019
+art. 111(3)); a rule may turn that off for itself (`compensate_weekend`), as
+the province decides where the law is unsettled.
+
+Which table: the version the province published through the hub
+(agent.desk.refdata), else a copy edited in the agent home, else the shipped
+table. Every entry cites its `source`; a rule marked `"verified": false` or a
+year without an announced table makes due dates that cross it "unconfirmed"
+(`unconfirmed_between`), and `warnings` tells doctor and the dashboard.
 """
 from __future__ import annotations
 
@@ -18,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.desk.lunar import lunar_to_solar, tet
+from agent.desk.refdata_store import current_file, read_document
 from agent.errors import InputError
+from sync_protocol.reference_tables import check_calendar
 
 DEFAULT_TABLE = Path(__file__).parent / "data" / "holidays.json"
 SCHEMA = "motcua.holidays/1"
@@ -28,14 +38,6 @@ def _bad(path: Path, where: str, problem: str) -> InputError:
     return InputError(f"Bảng ngày nghỉ {path}: mục {where} {problem[0]}",
                       f"Holiday table {path}: {where} {problem[1]}",
                       "Sửa tệp theo mẫu agent/desk/data/holidays.json / fix it after agent/desk/data/holidays.json")
-
-
-def _parse_date(value: Any, path: Path, where: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise _bad(path, where, (f"không phải ngày dạng YYYY-MM-DD: {value!r}",
-                                 f"is not a YYYY-MM-DD date: {value!r}")) from None
 
 
 def _parse_time(value: Any, path: Path, where: str) -> time:
@@ -86,52 +88,35 @@ class HolidayCalendar:
 
     @classmethod
     def for_home(cls, home: Path | str | None) -> "HolidayCalendar":
-        """The province's edited table in the agent home if there is one, else the shipped table."""
+        """The calendar the province published (agent.desk.refdata), else an edited table in the agent home,
+        else the shipped table."""
+        published = current_file(home)
+        if published is not None:
+            return _cached_published(str(published), published.stat().st_mtime_ns)
         local = Path(home) / "holidays.json" if home else None
         path = local if local and local.exists() else DEFAULT_TABLE
         return _cached_load(str(path), path.stat().st_mtime_ns)
 
     @classmethod
-    def from_dict(cls, data: Any, path: Path = DEFAULT_TABLE) -> "HolidayCalendar":
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise _bad(path, "schema", (f"phải là {SCHEMA}", f"must be {SCHEMA}"))
+    def from_dict(cls, data: Any, path: Path | str = DEFAULT_TABLE, version: str | None = None) -> "HolidayCalendar":
+        """Build from a `motcua.holidays/1` table; the first problem found is raised naming its entry."""
+        path = Path(path)
+        problems = check_calendar(data)
+        if problems:
+            where, vi, en = problems[0]
+            raise _bad(path, where, (vi, en))
         hours = data.get("office_hours", {})
-        rules = data.get("rules", [])
-        kinds = {"solar", "lunar", "tet", "national_day"}
-        for i, rule in enumerate(rules):
-            if not isinstance(rule, dict) or rule.get("kind") not in kinds or not rule.get("id"):
-                raise _bad(path, f"rules[{i}]", (f"cần id và kind thuộc {sorted(kinds)}",
-                                                 f"needs an id and a kind in {sorted(kinds)}"))
-            if rule["kind"] in ("solar", "lunar"):
-                month, day = rule.get("month"), rule.get("day")
-                if not (isinstance(month, int) and 1 <= month <= 12 and isinstance(day, int) and 1 <= day <= 31):
-                    raise _bad(path, f"rules[{i}]", ("cần month 1–12 và day 1–31", "needs month 1-12 and day 1-31"))
-            for key in ("effective_from", "effective_to"):
-                if key in rule:
-                    _parse_date(rule[key], path, f"rules[{i}].{key}")
-        years: dict[int, YearTable] = {}
-        for key, table in data.get("years", {}).items():
-            if not key.isdigit() or not isinstance(table, dict):
-                raise _bad(path, f"years.{key}", ("phải là năm và một đối tượng", "must be a year mapped to an object"))
-            year = int(key)
-
-            def dates(values: Any, where: str) -> tuple[date, ...]:
-                found = tuple(_parse_date(v, path, where) for v in (values or []))
-                if any(d.year != year for d in found):
-                    raise _bad(path, where, (f"có ngày không thuộc năm {year}", f"holds a date outside {year}"))
-                return found
-
-            years[year] = YearTable(
-                holidays={rid: dates(v, f"years.{key}.holidays.{rid}") for rid, v in table.get("holidays", {}).items()},
-                days_off=dates(table.get("days_off"), f"years.{key}.days_off"),
-                working_days=dates(table.get("working_days"), f"years.{key}.working_days"),
-                status=str(table.get("status", "announced")))
-        return cls(rules=rules, years=years,
+        years = {int(key): YearTable(
+            holidays={rid: tuple(map(date.fromisoformat, v)) for rid, v in (table.get("holidays") or {}).items()},
+            days_off=tuple(map(date.fromisoformat, table.get("days_off") or [])),
+            working_days=tuple(map(date.fromisoformat, table.get("working_days") or [])),
+            status=str(table.get("status", "announced"))) for key, table in data.get("years", {}).items()}
+        return cls(rules=data.get("rules", []), years=years,
                    cutoff=_parse_time(hours.get("cutoff", "15:00"), path, "office_hours.cutoff"),
                    close=_parse_time(hours.get("close", "17:00"), path, "office_hours.close"),
                    workweek=frozenset(hours.get("workweek", [0, 1, 2, 3, 4])),
                    weekend_compensation=bool(data.get("weekend_compensation", True)),
-                   version=str(data.get("version", "")), source=str(path))
+                   version=version or str(data.get("version", "")), source=str(path))
 
     # -- holidays -------------------------------------------------------------------
     def _rule_days(self, rule: dict[str, Any], year: int) -> list[date]:
@@ -153,22 +138,20 @@ class HolidayCalendar:
             return self._cache[year]
         table = self.years.get(year)
         days: dict[date, str] = {}
+        computed: list[date] = []  # days from rules, not as announced: they get the weekend compensation
         for rule in self.rules:
-            if table and rule["id"] in table.holidays:
-                found = list(table.holidays[rule["id"]])
-            else:
-                found = self._rule_days(rule, year)
-            start = date.fromisoformat(rule["effective_from"]) if "effective_from" in rule else date.min
-            end = date.fromisoformat(rule["effective_to"]) if "effective_to" in rule else date.max
+            announced = bool(table and rule["id"] in table.holidays)
+            found = list(table.holidays[rule["id"]]) if announced else self._rule_days(rule, year)
             for day in found:
-                if start <= day <= end:
+                if self._in_force(rule, day):
                     days[day] = rule.get("name_vi", rule["id"])
-        if table is None and self.weekend_compensation:
-            for day in sorted(d for d in days if d.weekday() not in self.workweek):
-                substitute = day + timedelta(days=1)
-                while substitute.weekday() not in self.workweek or substitute in days:
-                    substitute += timedelta(days=1)
-                days[substitute] = f"Nghỉ bù ({days[day]})"
+                    if not announced and rule.get("compensate_weekend", self.weekend_compensation):
+                        computed.append(day)
+        for day in sorted(d for d in computed if d.weekday() not in self.workweek):
+            substitute = day + timedelta(days=1)
+            while substitute.weekday() not in self.workweek or substitute in days:
+                substitute += timedelta(days=1)
+            days[substitute] = f"Nghỉ bù ({days[day]})"
         if table:
             for day in table.days_off:
                 days.setdefault(day, "Nghỉ bù / hoán đổi")
@@ -176,6 +159,45 @@ class HolidayCalendar:
                 days.pop(day, None)
         self._cache[year] = days
         return days
+
+    @staticmethod
+    def _in_force(rule: dict[str, Any], day: date) -> bool:
+        start = date.fromisoformat(rule["effective_from"]) if "effective_from" in rule else date.min
+        end = date.fromisoformat(rule["effective_to"]) if "effective_to" in rule else date.max
+        return start <= day <= end
+
+    # -- how sure we are ---------------------------------------------------------------
+    def unverified_days(self, start: date, end: date) -> list[tuple[date, str]]:
+        """Days off in [start, end] that come from a rule marked unverified ("verified": false)."""
+        found = []
+        for rule in (r for r in self.rules if r.get("verified") is False):
+            for year in range(start.year, end.year + 1):
+                for day in self._rule_days(rule, year):
+                    if start <= day <= end and self._in_force(rule, day):
+                        found.append((day, rule.get("name_vi", rule["id"])))
+        return sorted(found)
+
+    def unannounced_years(self, start: date, end: date) -> list[int]:
+        """Years in [start, end] with no table of what the government announced (computed guesses only)."""
+        return [y for y in range(start.year, end.year + 1)
+                if y not in self.years or self.years[y].status not in ("announced", "verified")]
+
+    def unconfirmed_between(self, start: date, end: date) -> bool:
+        """True when a due date counted over [start, end] rests on unannounced years or unverified days:
+        the slip then says "lịch chưa xác nhận"."""
+        return bool(self.unannounced_years(start, end) or self.unverified_days(start, end))
+
+    def warnings(self, today: date) -> list[tuple[str, str]]:
+        """(Vietnamese, English) warnings for doctor and the dashboard: the current or next year has no
+        announced table, or days off in them are not verified."""
+        found = []
+        for year in self.unannounced_years(date(today.year, 1, 1), date(today.year + 1, 12, 31)):
+            found.append((f"Lịch ngày nghỉ chưa có năm {year} (chưa xác nhận theo thông báo chính thức).",
+                          f"The holiday calendar has no announced table for {year}."))
+        for day, name in self.unverified_days(date(today.year, 1, 1), date(today.year + 1, 12, 31)):
+            found.append((f"Ngày nghỉ {day:%d/%m/%Y} ({name}) chưa được xác nhận — cần đối chiếu.",
+                          f"Day off {day:%d/%m/%Y} ({name}) is not verified against an official source."))
+        return found
 
     def is_make_up_day(self, day: date) -> bool:
         table = self.years.get(day.year)
@@ -213,3 +235,10 @@ class HolidayCalendar:
 @lru_cache(maxsize=8)
 def _cached_load(path: str, _mtime_ns: int) -> HolidayCalendar:
     return HolidayCalendar.load(path)
+
+
+@lru_cache(maxsize=8)
+def _cached_published(path: str, _mtime_ns: int) -> HolidayCalendar:
+    document = read_document(Path(path))
+    return HolidayCalendar.from_dict(document["calendar"], f"refdata v{document['version']}",
+                                     version=f"refdata-{document['version']}")

@@ -273,10 +273,20 @@ def pauses_of(conn: Any, dossier_id: str) -> list[Any]:
 
 
 def current_due(ctx: AgentContext, record: IntakeRecord, conn: Any = None) -> datetime:
-    """Due date now: the legal time from receipt, extended by the working days the clock was paused."""
+    """Due date now: the stored due date (it changes only by an audited recomputation, agent.desk.refdata),
+    extended by the working days the clock was paused."""
+    from agent.desk.due_dates import extend_due
+
     calendar = HolidayCalendar.for_home(ctx.config.home)
-    received = parse_utc(record.received_at)
-    return due_at(received, record.processing_days, calendar, pauses_of(conn or ctx.outbox.conn, record.dossier_id))
+    return extend_due(parse_utc(record.due_at), pauses_of(conn or ctx.outbox.conn, record.dossier_id), calendar)
+
+
+def due_is_unconfirmed(ctx: AgentContext, record: IntakeRecord) -> bool:
+    """True when the dossier's due date crosses an unannounced year or an unverified day off."""
+    from agent.desk.due_dates import due_unconfirmed
+
+    return due_unconfirmed(parse_utc(record.received_at), current_due(ctx, record),
+                           HolidayCalendar.for_home(ctx.config.home))
 
 
 def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]:
@@ -290,11 +300,15 @@ def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]
                          f"Dossier {dossier.code} has no intake record on this desk, so no slip can be printed.")
     applicant = record.applicant
     received = parse_utc(record.received_at)
+    from agent.desk.refdata_store import agency_name
+
     slip = ReceiptSlip(
-        agency_name=ctx.config.site or "Bộ phận một cửa", dossier_code=dossier.code,
+        agency_name=agency_name(ctx.config.home, ctx.config.agency_code, ctx.config.site or "Bộ phận một cửa"),
+        dossier_code=dossier.code,
         procedure_code=record.procedure_code, procedure_name=record.data.get("procedure_name", record.procedure_code),
         applicant_name=applicant.get("applicant_name", ""), address=applicant.get("address", ""),
         phone=applicant.get("phone", ""), documents=list(record.data.get("documents_received") or []),
         processing_days=record.processing_days, received_at=received, due_at=current_due(ctx, record),
-        return_method=record.return_method, delivery_address=record.delivery_address)
+        return_method=record.return_method, delivery_address=record.delivery_address,
+        calendar_unconfirmed=due_is_unconfirmed(ctx, record))
     return dossier.code, receipt_slip_pdf(slip, size)

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import requests
 
 from agent.desk.due_dates import format_due
+from agent.desk.refdata_store import agency_name, current_file, read_document
 from agent.errors import InputError
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.castore import write_file_atomic
@@ -47,8 +48,17 @@ STATES = ("queued", "sent", "failed", "no_contact")
 
 
 @lru_cache(maxsize=1)
-def templates() -> dict[str, Any]:
+def _shipped_templates() -> dict[str, Any]:
     return json.loads(TEMPLATES.read_text("utf-8"))
+
+
+def templates(home: Path | str | None = None) -> dict[str, Any]:
+    """The message templates the province published (agent.desk.refdata), else the shipped ones."""
+    published = current_file(home)
+    if published is not None:
+        data = read_document(published)["templates"]
+        return {"return_text": _shipped_templates()["return_text"], **data}
+    return _shipped_templates()
 
 
 def sms_text(text: str, limit: int = 160) -> str:
@@ -75,9 +85,10 @@ def check_event(event: Any) -> dict[str, Any]:
     return event
 
 
-def render_text(event: dict[str, Any], intake: Any, agency: str, due: datetime | None) -> str | None:
+def render_text(event: dict[str, Any], intake: Any, agency: str, due: datetime | None,
+                home: Path | str | None = None) -> str | None:
     """The Vietnamese message for this status, or None if this status is not notified."""
-    data = templates()
+    data = templates(home)
     template = data["templates"].get(str(event["status"]))
     if template is None:
         return None
@@ -95,9 +106,9 @@ def render_text(event: dict[str, Any], intake: Any, agency: str, due: datetime |
 def queue_notification(ctx: Any, conn: Any, event: dict[str, Any], intake: Any) -> None:
     """Inside the desk's status-event transaction: queue the citizen's message (or a visible no_contact)."""
     from agent.desk.intake import current_due
-
     due = current_due(ctx, intake, conn) if intake else None
-    text = render_text(event, intake, ctx.config.site or "bộ phận một cửa", due)
+    agency = agency_name(ctx.config.home, ctx.config.agency_code, ctx.config.site or "bộ phận một cửa")
+    text = render_text(event, intake, agency, due, ctx.config.home)
     if text is None:
         return
     phone = (intake.applicant.get("phone") if intake else "") or ""

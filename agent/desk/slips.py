@@ -107,6 +107,8 @@ class ReceiptSlip:
     return_method: str = "counter"
     delivery_address: str = ""
     officer: str = ""
+    #: the calendar behind the due date is not confirmed (unannounced year or unverified day off)
+    calendar_unconfirmed: bool = False
     lookup_hint: str = "Tra cứu tình trạng hồ sơ trên Cổng Dịch vụ công bằng mã hồ sơ, hoặc quét mã QR."
     extra_notes: list[str] = field(default_factory=list)
 
@@ -156,7 +158,8 @@ def receipt_slip_pdf(slip: ReceiptSlip, size: str = "A4") -> bytes:
         Paragraph("2. Số lượng hồ sơ: 01 (bộ)", st["base"]),
         Paragraph(f"3. Thời gian giải quyết hồ sơ theo quy định là: {when}", st["base"]),
         Paragraph(f"4. Thời gian nhận hồ sơ: {format_due(slip.received_at)}", st["base"]),
-        Paragraph(f"5. Thời gian trả kết quả giải quyết hồ sơ: <b>{format_due(slip.due_at)}</b>", st["base"]),
+        Paragraph(f"5. Thời gian trả kết quả giải quyết hồ sơ: <b>{format_due(slip.due_at)}</b>"
+                  + (" (lịch chưa xác nhận)" if slip.calendar_unconfirmed else ""), st["base"]),
         Paragraph(f"6. Đăng ký nhận kết quả: {return_text}", st["base"]),
         Paragraph(f"7. {_esc(slip.lookup_hint)}", st["small"]),
         *[Paragraph(_esc(note), st["small"]) for note in slip.extra_notes],

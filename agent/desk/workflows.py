@@ -5,7 +5,10 @@
     nothing) the event is kept for the desk's screens, the dossier's processing clock is paused on 5/6 and
     resumed otherwise (due_dates), the citizen's message is queued (notifications) and a result ready for home
     delivery opens a courier task (courier);
-  - the courier's signed proofs of delivery as an envelope job with agent.delivery.envelopes.
+  - the courier's signed proofs of delivery as an envelope job with agent.delivery.envelopes;
+  - `apply_refdata` with agent.delivery.reference_data: a signed reference data version the feed
+    announced is verified and applied by the desk (agent.desk.refdata);
+  - the calendar check with agent.ops.doctor (missing years, unverified days off).
 Delivery calls these through its registries and imports nothing from the desk.
 """
 from __future__ import annotations
@@ -16,10 +19,13 @@ from typing import Any
 
 from agent.context import AgentContext
 from agent.delivery.envelopes import BlobRef, OutgoingEnvelope, register_envelope_job
+from agent.delivery.reference_data import on_reference_data
 from agent.delivery.status_events import on_status_event as subscribe_status_events
 from agent.desk.courier import mark_proofs_synced, pending_proofs, task_from_event
 from agent.desk.due_dates import update_pauses
 from agent.desk.notifications import check_event, queue_notification
+from agent.desk.refdata import doctor_check
+from agent.ops.doctor import register_check
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.delivery_proof import evidence_of
 
@@ -72,6 +78,14 @@ def subscribe() -> None:
     """Register the desk's handlers with delivery (idempotent)."""
     subscribe_status_events(on_status_event)
     register_envelope_job(CourierProofJob())
+    on_reference_data(_apply_refdata)
+    register_check(doctor_check)
+
+
+def _apply_refdata(ctx: Any, signed: str) -> None:
+    from agent.desk.refdata import apply_refdata
+
+    apply_refdata(ctx, signed)
 
 
 def notify_citizens(ctx: AgentContext) -> None:
@@ -85,5 +99,14 @@ def notify_citizens(ctx: AgentContext) -> None:
         log.info("notifications sent=%d failed=%d", counts["sent"], counts["failed"])
 
 
+def purge_returned_personal_data(ctx: AgentContext) -> None:
+    """After each delivery pass: remove citizens' data once results were returned and the retention passed."""
+    from agent.desk.personal_data import purge_expired
+
+    purged = purge_expired(ctx)
+    if purged:
+        log.info("personal_data_purged dossiers=%d", len(purged))
+
+
 #: hooks for agent.delivery.runner.run_forever(after_pass=...)
-AFTER_PASS = (notify_citizens,)
+AFTER_PASS = (notify_citizens, purge_returned_personal_data)

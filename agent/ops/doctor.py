@@ -233,10 +233,20 @@ CHECKS: list[Callable[[AgentContext, _Hub], Check]] = [
 ]
 
 
+#: checks other packages add at start-up (e.g. the desk's reference data: agent.desk.workflows.subscribe)
+_EXTRA_CHECKS: list[Callable[[AgentContext, _Hub], Check]] = []
+
+
+def register_check(check: Callable[[AgentContext, "_Hub"], Check]) -> None:
+    """Add a check that runs after the built-in ones (once)."""
+    if check not in _EXTRA_CHECKS:
+        _EXTRA_CHECKS.append(check)
+
+
 def run_doctor(ctx: AgentContext, *, scanner: bool = True) -> Report:
     """Run every check; a check that crashes is reported as a failure, never raised."""
     hub, checks = _Hub(), []
-    for check in CHECKS:
+    for check in [*CHECKS, *_EXTRA_CHECKS]:
         if check is check_scanner and not scanner:
             checks.append(Check("scanner", SKIP, "Bỏ qua kiểm tra máy quét.", "Scanner check skipped."))
             continue

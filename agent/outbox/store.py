@@ -96,6 +96,7 @@ class Outbox:
         conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA secure_delete=ON")  # deleted personal data is zeroed, not left in free space
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self.blobs = ContentStore(blobs_dir)

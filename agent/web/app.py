@@ -103,6 +103,8 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request) -> HTMLResponse:
         from agent.desk.notifications import list_notifications
+        from agent.desk.refdata import calendar_warnings
+        from agent.desk.refdata import status as refdata_status
 
         with agent() as ctx:
             link = None
@@ -127,7 +129,8 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
                           last_sync=last_sync, rejected=[d for d in dossiers if d.state == "rejected"],
                           recent=list(reversed(dossiers))[:15], due=due, site=ctx.config.site,
                           no_contact=sum(n["state"] == "no_contact" for n in notes),
-                          failed=sum(n["state"] == "failed" for n in notes), open_tasks=open_tasks)
+                          failed=sum(n["state"] == "failed" for n in notes), open_tasks=open_tasks,
+                          calendar_warnings=calendar_warnings(home), refdata=refdata_status(home))
 
     @app.post("/sync")
     def sync_now(request: Request) -> RedirectResponse:
@@ -196,8 +199,9 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
     @app.get("/dossiers/{ref}", response_class=HTMLResponse)
     def dossier_detail(request: Request, ref: str) -> HTMLResponse:
         from agent.desk.courier import records_of
-        from agent.desk.intake import current_due, get_intake, pauses_of
+        from agent.desk.intake import current_due, due_is_unconfirmed, get_intake, pauses_of
         from agent.desk.notifications import list_notifications, status_events
+        from agent.desk.refdata import due_date_history
 
         with agent() as ctx:
             dossier = ctx.outbox.get(ref)
@@ -205,15 +209,21 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None) -> FastA
             pauses = pauses_of(ctx.outbox.conn, dossier.id)
             return render(request, "dossier.html", d=dossier, intake=record, docs=ctx.outbox.documents(dossier.id),
                           due=current_due(ctx, record) if record else None, paused=any(p.end is None for p in pauses),
+                          unconfirmed=due_is_unconfirmed(ctx, record) if record else False,
+                          due_changes=due_date_history(ctx, dossier.id),
                           events=status_events(ctx, dossier.id), messages=list_notifications(ctx, dossier_id=dossier.id),
                           proofs=records_of(ctx, dossier.id), new=request.query_params.get("new"))
 
     @app.get("/dossiers/{ref}/slip.pdf")
-    def slip(ref: str, size: str = "A4") -> Response:
+    def slip(request: Request, ref: str, size: str = "A4") -> Response:
         from agent.desk.intake import slip_for
 
+        if size not in ("A4", "A5"):
+            return render(request, "error.html", status=400, error=InputError(
+                f"Khổ giấy {size[:20]!r} không hợp lệ: chỉ A4 hoặc A5.", f"Paper size {size[:20]!r} is not A4 or A5.",
+                "Dùng ?size=A4 hoặc ?size=A5 / use ?size=A4 or ?size=A5"))
         with agent() as ctx:
-            code, pdf = slip_for(ctx, ref, size if size in ("A4", "A5") else "A4")
+            code, pdf = slip_for(ctx, ref, size)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="phieu-hen-{code}-{size}.pdf"'})
 

@@ -145,6 +145,14 @@ MIGRATIONS: dict[int, list[str]] = {
             batch TEXT NOT NULL, task TEXT NOT NULL, published_at BIGINT NOT NULL,
             PRIMARY KEY (courier_device_id, dossier_id))""",
     ],
+    # reference data the province publishes (issue 16, hub/refdata.py): imported drafts, signed versions
+    9: [
+        """CREATE TABLE refdata_drafts (
+            kind TEXT PRIMARY KEY, content TEXT NOT NULL, source TEXT NOT NULL, imported_at BIGINT NOT NULL)""",
+        """CREATE TABLE refdata_versions (
+            version BIGINT PRIMARY KEY, document_hash TEXT NOT NULL, envelope TEXT NOT NULL,
+            published_at BIGINT NOT NULL)""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the newest step; a database beyond it is refused
 
