@@ -4,7 +4,9 @@ Append-only and hash-chained (format in sync_protocol.audit_chain), kept in
 the `audit` table of the MetadataDB. `record()` takes the open transaction of
 the action it audits, so an action and its audit entry commit together or not
 at all; two writers racing for one sequence number make one of them roll back
-and retry (the caller's transaction loop handles IntegrityError).
+and retry (the caller's transaction loop handles IntegrityError). On PostgreSQL
+the tail is read under the AUDIT_LOCK transaction lock, taken as late as
+possible (the chain is hub-wide, so this is the one serial step of a commit).
 No personal data: details are ids, codes, hashes and counts only.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from sync_protocol.audit_chain import GENESIS, login_actor, make_entry, verify_entries
 
-from .storage.metadata import MetadataDB, Tx
+from .storage.metadata import AUDIT_LOCK, MetadataDB, Tx
 
 log = logging.getLogger("motcua.hub.audit")
 
@@ -25,8 +27,11 @@ def admin_actor() -> str:
     return login_actor("admin")
 
 
-def record(tx: Tx, now: int, actor: str, action: str, dossier_id: str | None = None, **detail: Any) -> dict[str, Any]:
-    """Append one entry inside the caller's transaction."""
+def record(tx: Tx, now: int, actor: str, action: str, dossier_id: str | None = None, *, tail_locked: bool = False,
+           **detail: Any) -> dict[str, Any]:
+    """Append one entry inside the caller's transaction (`tail_locked`: it already holds AUDIT_LOCK)."""
+    if not tail_locked:
+        tx.lock(AUDIT_LOCK)
     last = tx.one("SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1")
     seq, prev = (last["seq"] + 1, last["entry_hash"]) if last else (1, GENESIS)
     entry = make_entry(seq, now, actor, action, dossier_id, detail, prev)

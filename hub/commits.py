@@ -10,7 +10,9 @@ Checks, in order (the first failure is the answer):
      may arrive out of order by priority — and are reported by `chain_gaps`;
   5. every payload object was uploaded by this device and re-hashes to its
      address with the declared size (422).
-All writes happen in one transaction together with the hub sequence number.
+All writes happen in one transaction together with the hub sequence number. That
+transaction locks only the device's chain until its last statements, which take
+the hub-wide audit-tail lock for the gap-free hub sequence and the audit entry.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from . import audit
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
-from .storage.metadata import IntegrityError, Tx
+from .storage.metadata import AUDIT_LOCK, IntegrityError, Tx
 from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
 from .uploads import object_owned
 
@@ -94,7 +96,8 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
     fork = False
     for _ in range(8):
         try:
-            with state.db.transaction() as tx:
+            # Serial per device (its hash chain), not per hub: other devices commit in parallel.
+            with state.db.transaction(lock=f"chain:{device.device_id}") as tx:
                 existing = _existing(tx, manifest)
                 if existing is not None:
                     return _replay(existing, manifest_hash), False
@@ -103,6 +106,13 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                 except Conflict:
                     fork = True
                     raise
+                for doc in opened:
+                    tx.execute("INSERT INTO dossier_documents(dossier_id, dossier_version, position, name, media_type,"
+                               " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
+                               (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
+                                doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
+                # Hub-wide from here to COMMIT: the gap-free hub sequence and the audit chain's tail.
+                tx.lock(AUDIT_LOCK)
                 hub_sequence = tx.one("SELECT COALESCE(MAX(hub_sequence), 0) + 1 AS next FROM dossiers")["next"]
                 receipt = Receipt(
                     manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
@@ -118,13 +128,8 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                      manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
                      hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
                 )
-                for doc in opened:
-                    tx.execute("INSERT INTO dossier_documents(dossier_id, dossier_version, position, name, media_type,"
-                               " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
-                               (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
-                                doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
                 audit.record(tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
-                             sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
+                             tail_locked=True, sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
                              objects=len(opened))
             break
         except IntegrityError:

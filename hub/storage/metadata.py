@@ -10,6 +10,13 @@ Guarantees an implementation must give:
     never see each other's partial writes; writes are durable when it returns.
   * a uniqueness violation raises `IntegrityError` (this module's class) and
     rolls the transaction back.
+  * `transaction(lock=NAME)` first takes the named, transaction-scoped lock, so
+    transactions naming the same lock run one after another while others run
+    in parallel; `tx.lock(NAME)` takes one more later in the transaction. The
+    default, GLOBAL_LOCK, serialises with every other default transaction (the
+    simple choice for rare admin writes); NO_LOCK takes none. Take locks in one
+    order — the named lock, then AUDIT_LOCK last (hub.audit) — so none deadlock.
+    SQLite serialises every write transaction anyway (BEGIN IMMEDIATE).
   * `query`/`one`/`execute` outside a transaction run in autocommit;
     `execute_unsynced` too, without waiting for the disk (see its docstring).
 """
@@ -18,7 +25,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+
+#: lock names for `MetadataDB.transaction(lock=…)` and `Tx.lock`
+GLOBAL_LOCK = "global"
+AUDIT_LOCK = "audit-tail"
+NO_LOCK = None
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -87,6 +99,12 @@ MIGRATIONS: dict[int, list[str]] = {
         # expire_stale_uploads runs on every upload creation: no full scans of a growing table
         "CREATE INDEX uploads_updated ON uploads(updated_at)",
     ],
+    # multi-instance hub (issue 17): a finished upload keeps its row (tus HEAD still answers) with
+    # finished_at set until the janitor removes it; unfinished = finished_at IS NULL
+    5: [
+        "ALTER TABLE uploads ADD COLUMN finished_at BIGINT",
+        "CREATE INDEX uploads_finished ON uploads(finished_at)",
+    ],
 }
 
 
@@ -96,6 +114,9 @@ class IntegrityError(Exception):
 
 class Tx(Protocol):
     """Statements inside one transaction."""
+
+    def lock(self, name: str) -> None:
+        """Wait for the named lock; it is held until the transaction ends."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -110,7 +131,7 @@ class Tx(Protocol):
 class MetadataDB(Tx, Protocol):
     """A SQL database for hub metadata (its own methods run in autocommit)."""
 
-    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+    def transaction(self, lock: str | None = GLOBAL_LOCK) -> contextlib.AbstractContextManager[Tx]:
         ...
 
     def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:

@@ -6,13 +6,19 @@ rows as dicts and turns unique/foreign-key violations into the interface's
 `IntegrityError` after rolling the transaction back.
 
 Concurrency, across threads *and* hub instances:
-  * every `transaction()` first takes one transaction-scoped advisory lock
-    (`pg_advisory_xact_lock`), so write transactions run one after another —
-    the same semantics as SQLite's `BEGIN IMMEDIATE`. Statements inside run at
-    READ COMMITTED after the lock is held, so they see every earlier commit
-    (e.g. `MAX(hub_sequence) + 1` cannot collide). The schema's constraints —
-    (dossier_id, version) primary key, UNIQUE hub_sequence, chain primary
-    key — stay the last line of defence and surface as `IntegrityError`.
+  * `transaction(lock=NAME)` first takes a transaction-scoped advisory lock
+    (`pg_advisory_xact_lock`) keyed by NAME, `tx.lock(NAME)` another one later;
+    transactions naming the same lock run one after another, the rest in
+    parallel. The default GLOBAL_LOCK gives SQLite's `BEGIN IMMEDIATE`
+    semantics to rare admin writes; the commit path locks only the device's
+    chain and, for its last statements, the audit tail (hub.commits). Statements
+    run at READ COMMITTED, so after a lock is held they see every commit made
+    under it (e.g. `MAX(hub_sequence) + 1` under the audit-tail lock cannot
+    collide). The schema's constraints — (dossier_id, version) primary key,
+    UNIQUE hub_sequence, chain primary key — stay the last line of defence and
+    surface as `IntegrityError`.
+  * time spent waiting for locks and for pooled connections is added to
+    hub.storage.stats.STATS (for /metrics and bench_load).
   * migrations run under a session advisory lock, so instances that start at
     the same moment do not race to create tables.
 Connections come from a psycopg_pool pool in autocommit mode.
@@ -22,13 +28,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from typing import Any, Iterator, Sequence
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .metadata import IntegrityError, Tx, migrate
+from .metadata import GLOBAL_LOCK, IntegrityError, Tx, migrate
+from .pg_locks import lock_key
+from .stats import STATS
 
 log = logging.getLogger("motcua.hub.storage.postgres")
 
@@ -52,6 +61,12 @@ def redact_url(url: str) -> str:
 class _PgTx:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
+
+    def lock(self, name: str) -> None:
+        started = time.perf_counter()
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)",
+                          (WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name),))
+        STATS.waited_for_lock(time.perf_counter() - started)
 
     def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
         try:
@@ -96,29 +111,43 @@ class PostgresDB:
         log.info("postgres_open url=%s", redact_url(url))
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        started = time.perf_counter()
         with self.pool.connection() as conn:
+            STATS.waited_for_pool(time.perf_counter() - started)
+            yield conn
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = GLOBAL_LOCK) -> Iterator[Tx]:
+        STATS.transaction()
+        with self._connection() as conn:
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                yield _PgTx(conn)
+                tx = _PgTx(conn)
+                if lock is not None:
+                    tx.lock(lock)
+                yield tx
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             return _PgTx(conn).execute(sql, params)
 
     def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
         # synchronous_commit=off for this transaction only: WAL flushed by the next ordinary commit
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             with conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit TO OFF")
                 return _PgTx(conn).execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             return _PgTx(conn).query(sql, params)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             return _PgTx(conn).one(sql, params)
 
     def schema_version(self) -> int:
