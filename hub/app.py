@@ -29,6 +29,8 @@ from . import feed as status_feed
 from .auth import Device, authenticate
 from .config import HubConfig
 from .errors import BadRequest, HubError, InsufficientStorage, NotFound, TooLarge
+from .health import install_health
+from .janitor import start_janitor
 from .metrics import install_metrics
 from .state import HubState
 
@@ -73,6 +75,8 @@ def create_app(config: HubConfig) -> FastAPI:
                   description="Provincial receiver for dossiers sealed by motcua desk agents.")
     app.state.hub = state
     install_metrics(app, state)  # GET /metrics (Prometheus) and request counters
+    install_health(app, state)  # GET /livez and /readyz for load balancers
+    app.state.janitor = start_janitor(state)  # sweeps leftovers now and every config.janitor_interval_seconds
 
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:

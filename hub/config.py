@@ -26,15 +26,23 @@ class HubConfig:
     #: payload store: None = files in data_dir; "s3://bucket/prefix?endpoint=http://host:9000" (credentials
     #: from the usual AWS_* environment variables)
     object_store_url: str | None = None
-    #: connections each hub instance may open to PostgreSQL (plus as many again for upload locks)
-    database_pool_size: int = 20
+    #: connections each hub instance may open to PostgreSQL (plus as many again for upload locks);
+    #: one per request thread (uvicorn's pool of 40) so no request waits for a connection
+    database_pool_size: int = 40
+    #: hub.janitor: seconds between sweeps, and how old leftovers must be before they are removed
+    janitor_interval_seconds: int = 3600
+    janitor_grace_seconds: int = 3600
 
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> "HubConfig":
         """Config for `data_dir`, with MOTCUA_HUB_DATABASE_URL / MOTCUA_HUB_OBJECT_STORE from the environment
         unless given in `overrides` (a None override means "use the environment")."""
-        env = {"database_url": os.environ.get("MOTCUA_HUB_DATABASE_URL") or None,
-               "object_store_url": os.environ.get("MOTCUA_HUB_OBJECT_STORE") or None}
+        env: dict[str, object] = {"database_url": os.environ.get("MOTCUA_HUB_DATABASE_URL") or None,
+                                  "object_store_url": os.environ.get("MOTCUA_HUB_OBJECT_STORE") or None}
+        for name in ("janitor_interval_seconds", "janitor_grace_seconds"):
+            value = os.environ.get(f"MOTCUA_HUB_{name.removesuffix('_seconds').upper()}")
+            if value and value.isdigit():
+                env[name] = int(value)
         given = {k: v for k, v in overrides.items() if v is not None}
         return cls(data_dir=Path(data_dir), **{**env, **given})  # type: ignore[arg-type]
 

@@ -26,6 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .storage_metrics import StorageStatsCollector
+
 log = logging.getLogger("motcua.hub.metrics")
 
 _ROUTES = [
@@ -42,7 +44,8 @@ def route_of(path: str) -> str:
     for pattern, name in _ROUTES:
         if pattern.match(path):
             return name
-    return path if path.startswith("/v1/") or path in ("/metrics", "/openapi.json", "/docs") else "other"
+    return path if path.startswith("/v1/") or path in ("/metrics", "/openapi.json", "/docs", "/livez", "/readyz") \
+        else "other"
 
 
 def _epoch(text: str | None) -> float | None:
@@ -63,19 +66,25 @@ class DatabaseCollector(Collector):
         self.state = state
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            yield from self._collect()
-        except Exception as exc:  # noqa: BLE001 - a scrape must never take the hub down
-            log.warning("metrics_db_unavailable error=%s", type(exc).__name__)
-            up = GaugeMetricFamily("motcua_hub_database_up", "1 if the metadata database answered the scrape")
-            up.add_metric([], 0)
-            yield up
+        # All or nothing: a database that fails half-way must not leave half the families
+        # (and `database_up` twice) in the exposition. A probe with a timeout first, so a
+        # database that stopped answering cannot hang the scrape.
+        from .health import check
+
+        families: list[GaugeMetricFamily] = []
+        if check(self.state, "database") == "ok":
+            try:
+                families = list(self._collect())
+            except Exception as exc:  # noqa: BLE001 - a scrape must never take the hub down
+                log.warning("metrics_db_unavailable error=%s", type(exc).__name__)
+                families = []
+        up = GaugeMetricFamily("motcua_hub_database_up", "1 if the metadata database answered the scrape")
+        up.add_metric([], 1 if families else 0)
+        yield up
+        yield from families
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         db, now = self.state.db, time.time()
-        up = GaugeMetricFamily("motcua_hub_database_up", "1 if the metadata database answered the scrape")
-        up.add_metric([], 1)
-        yield up
         row = db.one("SELECT COUNT(*) AS n, COALESCE(MAX(hub_sequence), 0) AS seq FROM dossiers")
         yield GaugeMetricFamily("motcua_hub_dossiers_committed", "Dossier versions committed (all instances)",
                                 value=row["n"])
@@ -83,7 +92,7 @@ class DatabaseCollector(Collector):
         stored = db.one("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM object_owners")
         yield GaugeMetricFamily("motcua_hub_stored_bytes", "Bytes of payload objects held (per owning device)",
                                 value=stored["bytes"])
-        uploads = db.one("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM uploads")
+        uploads = db.one("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM uploads WHERE finished_at IS NULL")
         yield GaugeMetricFamily("motcua_hub_uploads_in_progress", "Unfinished tus uploads", value=uploads["n"])
         yield GaugeMetricFamily("motcua_hub_oldest_upload_age_seconds", "Age of the oldest unfinished upload",
                                 value=max(0.0, now - uploads["oldest"]) if uploads["oldest"] else 0.0)
@@ -147,6 +156,7 @@ class HubMetrics:
                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
         self.rejects = Counter("motcua_hub_rejects", "Requests refused, by reason code", ["reason"], registry=r)
         r.register(DatabaseCollector(state))
+        r.register(StorageStatsCollector())
 
     def observe(self, method: str, path: str, status: int, content_length: int, seconds: float,
                 error_code: str | None) -> None:

@@ -44,7 +44,7 @@ from botocore.exceptions import ClientError
 from sync_protocol.errors import ObjectCorrupt
 
 from .stats import STATS
-from .uploads import _UPLOAD_ID
+from .uploads import _UPLOAD_ID, _old_files
 
 log = logging.getLogger("motcua.hub.storage.s3")
 _BLOCK = 1 << 20
@@ -192,15 +192,23 @@ class S3ObjectStore:
         self.client.delete_object(Bucket=self.location.bucket, Key=self._key(sha256))
         return existed
 
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.location.bucket)
+
     def __iter__(self) -> Iterator[str]:
         for key, _ in _list(self.client, self.location.bucket, f"{self.location.prefix}objects/"):
             yield key.rsplit("/", 1)[-1]
 
 
 def _list(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+    for key, size, _ in _list_dated(client, bucket, prefix):
+        yield key, size
+
+
+def _list_dated(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            yield item["Key"], int(item["Size"])
+            yield item["Key"], int(item["Size"]), item["LastModified"].timestamp()
 
 
 class S3UploadStore:
@@ -253,6 +261,19 @@ class S3UploadStore:
 
     def cleanup_staged(self, upload_id: str, path: Path) -> None:
         Path(path).unlink(missing_ok=True)
+
+    def stored_uploads(self) -> dict[str, float]:
+        """Upload id -> when its newest chunk was written (for the janitor; one LIST of all uploads)."""
+        newest: dict[str, float] = {}
+        root = f"{self.location.prefix}uploads/"
+        for key, _, modified in _list_dated(self.client, self.location.bucket, root):
+            upload_id = key[len(root):].split("/", 1)[0]
+            if _UPLOAD_ID.match(upload_id):
+                newest[upload_id] = max(modified, newest.get(upload_id, 0.0))
+        return newest
+
+    def stale_staging(self, older_than: float) -> list[Path]:
+        return _old_files(self.staging_dir, older_than)
 
     def delete(self, upload_id: str) -> None:
         keys = [{"Key": key} for _, key, _ in self._chunks(upload_id)]

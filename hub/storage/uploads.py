@@ -13,6 +13,10 @@ Guarantees an implementation must give:
     cut short by a crash can stage again, and a later `write_at` never changes
     an object already adopted from an earlier staging.
   * `delete(upload_id)` forgets the bytes; deleting an unknown id is harmless.
+  * `stored_uploads()` maps every upload id with bytes in the store to when it
+    was last written; `stale_staging(older_than)` lists local scratch files
+    (staged copies) last written before `older_than` — both for hub.janitor,
+    which removes what a crash left behind.
 The caller (hub.uploads) holds the upload's lock around every call and keeps
 the acknowledged offset in the MetadataDB.
 """
@@ -36,6 +40,10 @@ class UploadStore(Protocol):
     def cleanup_staged(self, upload_id: str, path: Path) -> None: ...
 
     def delete(self, upload_id: str) -> None: ...
+
+    def stored_uploads(self) -> dict[str, float]: ...
+
+    def stale_staging(self, older_than: float) -> list[Path]: ...
 
 
 class FileUploadStore:
@@ -85,6 +93,31 @@ class FileUploadStore:
     def delete(self, upload_id: str) -> None:
         self._path(upload_id).unlink(missing_ok=True)
         self._staged_path(upload_id).unlink(missing_ok=True)
+
+    def stored_uploads(self) -> dict[str, float]:
+        found = {}
+        for entry in os.scandir(self.root):
+            if _UPLOAD_ID.match(entry.name):
+                try:
+                    found[entry.name] = entry.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # deleted while we looked
+        return found
+
+    def stale_staging(self, older_than: float) -> list[Path]:
+        return [p for p in _old_files(self.root, older_than) if p.name.endswith((".staged", ".unshare"))]
+
+
+def _old_files(root: Path, older_than: float) -> list[Path]:
+    """Regular files directly under `root` last modified before `older_than` (epoch seconds)."""
+    old = []
+    for entry in os.scandir(root):
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than:
+                old.append(Path(entry.path))
+        except FileNotFoundError:
+            continue
+    return old
 
 
 def _unshare(path: Path, keep: int) -> None:
