@@ -155,6 +155,8 @@ class HubMetrics:
         self.commit_seconds = Histogram("motcua_hub_commit_seconds", "Commit latency (request in, receipt out)",
                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
         self.rejects = Counter("motcua_hub_rejects", "Requests refused, by reason code", ["reason"], registry=r)
+        # the denominator of "share of request time spent waiting for locks" (motcua_hub_db_lock_wait_seconds)
+        self.request_seconds = Counter("motcua_hub_request_seconds", "Time spent serving requests", registry=r)
         r.register(DatabaseCollector(state))
         r.register(StorageStatsCollector())
 
@@ -162,6 +164,7 @@ class HubMetrics:
                 error_code: str | None) -> None:
         route = route_of(path)
         self.requests.labels(route, method, str(status)).inc()
+        self.request_seconds.inc(seconds)
         if route == "/v1/uploads" and method == "POST" and status == 201:
             self.uploads_created.inc()
         elif route == "/v1/uploads/{id}" and method == "PATCH" and status == 204:

@@ -46,7 +46,7 @@ def finish_upload(state: HubState, device_id: str, row: dict[str, Any]) -> None:
     upload_id, sha256, length = row["upload_id"], row["sha256"], row["length"]
     crash_point("upload_last_chunk_durable")
     uploads = state.storage.uploads
-    path = uploads.stage_complete(upload_id)
+    path = uploads.stage_complete(upload_id, length)
     try:
         crash_point("upload_staged")
         try:

@@ -237,8 +237,8 @@ def test_s3_server_refuses_bytes_that_do_not_match_their_sha256_checksum(s3_serv
 UPLOAD = "0123456789abcdef0123456789abcdef"
 
 
-def _staged(storage: Storage, upload_id: str = UPLOAD) -> bytes:
-    path = storage.uploads.stage_complete(upload_id)
+def _staged(storage: Storage, upload_id: str = UPLOAD, length: int | None = None) -> bytes:
+    path = storage.uploads.stage_complete(upload_id, length)
     try:
         return Path(path).read_bytes()
     finally:
@@ -251,6 +251,7 @@ def test_upload_appends_at_offsets_and_stages_the_whole(storage):
     storage.uploads.write_at(UPLOAD, 4, b"efgh")
     storage.uploads.write_at(UPLOAD, 8, b"ij")
     assert _staged(storage) == b"abcdefghij"
+    assert _staged(storage, length=10) == b"abcdefghij"  # knowing the length, S3 needs no LIST
 
 
 def test_upload_rewrite_discards_unacknowledged_bytes_beyond_the_offset(storage):
@@ -261,7 +262,7 @@ def test_upload_rewrite_discards_unacknowledged_bytes_beyond_the_offset(storage)
     assert _staged(storage) == b"abcdef"
     storage.uploads.write_at(UPLOAD, 6, b"LOST-AGAIN")
     storage.uploads.write_at(UPLOAD, 6, b"g")
-    assert _staged(storage) == b"abcdefg"
+    assert _staged(storage) == _staged(storage, length=7) == b"abcdefg"
 
 
 def test_a_completion_cut_short_can_stage_again_and_never_changes_an_adopted_object(storage, tmp_path):

@@ -160,10 +160,14 @@ class S3ObjectStore:
             raise
 
     def open(self, sha256: str) -> BinaryIO:
-        """A seekable local copy of the object (spooled to disk beyond 8 MB)."""
+        """A seekable local copy of the object (spooled to disk beyond 8 MB).
+
+        One GET streamed into the spool — not download_fileobj, which adds a HEAD first."""
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
         try:
-            self.client.download_fileobj(self.location.bucket, self._key(sha256), spool)
+            body = self.client.get_object(Bucket=self.location.bucket, Key=self._key(sha256))["Body"]
+            for block in body.iter_chunks(_BLOCK):
+                spool.write(block)
         except ClientError as exc:
             spool.close()
             if _missing(exc):
@@ -216,6 +220,7 @@ class S3UploadStore:
 
     def __init__(self, client: Any, location: S3Location, staging_dir: Path):
         self.client, self.location = client, location
+        self._staged_keys: dict[str, list[str]] = {}  # upload id -> chunk keys of its last staging
         self.staging_dir = Path(staging_dir)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
 
@@ -244,20 +249,47 @@ class S3UploadStore:
                                    Body=data,
                                    ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"))
 
-    def stage_complete(self, upload_id: str) -> Path:
+    def stage_complete(self, upload_id: str, length: int | None = None) -> Path:
+        """Concatenate the chunks that tile the upload from byte 0. With `length` known, no LIST:
+        each chunk's key is where the previous one ended (one GET per chunk)."""
         handle = tempfile.NamedTemporaryFile(dir=self.staging_dir, prefix=f"{upload_id}-", delete=False)
+        keys: list[str] = []
         with handle:
-            expected = 0
-            for start, key, size in self._chunks(upload_id):
-                if start != expected:
-                    break  # a gap: the hash check that follows refuses the upload
-                body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
-                for block in body.iter_chunks(_BLOCK):  # not download_fileobj: it seeks to absolute offsets
-                    handle.write(block)
-                expected = start + size
+            if length is None:
+                expected = 0
+                for start, key, size in self._chunks(upload_id):
+                    if start != expected:
+                        break  # a gap: the hash check that follows refuses the upload
+                    self._copy_chunk(key, handle)
+                    keys.append(key)
+                    expected = start + size
+            else:
+                offset = 0
+                while offset < length:
+                    key = f"{self._prefix(upload_id)}{offset:016d}"
+                    copied = self._copy_chunk(key, handle)
+                    if not copied:
+                        break  # missing: the hash check that follows refuses the upload
+                    keys.append(key)
+                    offset += copied
             handle.flush()
             os.fsync(handle.fileno())
+        self._staged_keys[upload_id] = keys
         return Path(handle.name)
+
+    def _copy_chunk(self, key: str, handle: Any) -> int:
+        """Append one chunk object to `handle`; its size (0 if it does not exist)."""
+        try:
+            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if _missing(exc):
+                return 0
+            raise
+        size = 0
+        for block in body.iter_chunks(_BLOCK):  # not download_fileobj: it seeks to absolute offsets
+            handle.write(block)
+            size += len(block)
+        return size
 
     def cleanup_staged(self, upload_id: str, path: Path) -> None:
         Path(path).unlink(missing_ok=True)
@@ -276,6 +308,10 @@ class S3UploadStore:
         return _old_files(self.staging_dir, older_than)
 
     def delete(self, upload_id: str) -> None:
-        keys = [{"Key": key} for _, key, _ in self._chunks(upload_id)]
+        # Right after a completion the staged keys are known: no LIST. Anything else (a stale
+        # chunk) is an orphan for hub.janitor, which lists.
+        staged = self._staged_keys.pop(upload_id, None)
+        keys = [{"Key": key} for key in staged] if staged is not None else \
+            [{"Key": key} for _, key, _ in self._chunks(upload_id)]
         for i in range(0, len(keys), 1000):
             self.client.delete_objects(Bucket=self.location.bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})

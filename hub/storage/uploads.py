@@ -6,8 +6,8 @@ Guarantees an implementation must give:
     appends `data`, and returns only when the bytes are durable. On a full disk
     it raises OSError(ENOSPC) and leaves the upload at `offset`. The caller
     only passes 0 or the end of an acknowledged write as `offset`.
-  * `stage_complete(upload_id)` returns a local file path holding the whole
-    upload (for hashing and handing to the ObjectStore, which may take it);
+  * `stage_complete(upload_id, length)` returns a local file path holding the whole
+    upload (`length`, when given, lets a store skip listing what it holds) (for hashing and handing to the ObjectStore, which may take it);
     `cleanup_staged` removes what is left of it. The upload's own bytes stay
     until `delete` — even once the staged file was adopted — so a completion
     cut short by a crash can stage again, and a later `write_at` never changes
@@ -35,7 +35,7 @@ class UploadStore(Protocol):
 
     def write_at(self, upload_id: str, offset: int, data: bytes) -> None: ...
 
-    def stage_complete(self, upload_id: str) -> Path: ...
+    def stage_complete(self, upload_id: str, length: int | None = None) -> Path: ...
 
     def cleanup_staged(self, upload_id: str, path: Path) -> None: ...
 
@@ -79,7 +79,7 @@ class FileUploadStore:
     def _staged_path(self, upload_id: str) -> Path:
         return self.root / f"{upload_id}.staged"
 
-    def stage_complete(self, upload_id: str) -> Path:
+    def stage_complete(self, upload_id: str, length: int | None = None) -> Path:
         """A hard link to the upload file: the object store may move it into place (no copy)
         while the upload file itself stays until `delete`."""
         staged = self._staged_path(upload_id)
