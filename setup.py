@@ -46,6 +46,7 @@ setup(
     },
     data_files=[("share/motcua/service_files", ["service_files/motcua-agent.service",
                                                 "service_files/motcua-hub.service",
+                                                "service_files/motcua-hub@.service",
                                                 "service_files/motcua-agent.xml"])],
     entry_points={"console_scripts": ["motcua=agent.cli:main"]},
 )

@@ -27,11 +27,9 @@ def admin_actor() -> str:
     return login_actor("admin")
 
 
-def record(tx: Tx, now: int, actor: str, action: str, dossier_id: str | None = None, *, tail_locked: bool = False,
-           **detail: Any) -> dict[str, Any]:
-    """Append one entry inside the caller's transaction (`tail_locked`: it already holds AUDIT_LOCK)."""
-    if not tail_locked:
-        tx.lock(AUDIT_LOCK)
+def record(tx: Tx, now: int, actor: str, action: str, dossier_id: str | None = None, **detail: Any) -> dict[str, Any]:
+    """Append one entry inside the caller's transaction (call it last: the tail stays locked until COMMIT)."""
+    tx.lock(AUDIT_LOCK)
     last = tx.one("SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1")
     seq, prev = (last["seq"] + 1, last["entry_hash"]) if last else (1, GENESIS)
     entry = make_entry(seq, now, actor, action, dossier_id, detail, prev)

@@ -52,7 +52,8 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470
 
     Several instances may serve one province behind a load balancer when they share
-    --database-url (PostgreSQL), --object-store (S3) and the key files in --data.
+    --database-url (PostgreSQL), --object-store (S3) and the hub keys (MOTCUA_HUB_KEY_FILE and
+    MOTCUA_HUB_ENCRYPTION_KEY_FILE, or the key files in --data). Probes: /livez, /readyz.
     """
     import uvicorn
 
@@ -64,7 +65,11 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
     config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **tls)
+        try:
+            app = create_app(config)
+        except (OSError, RuntimeError, ValueError) as exc:  # missing key file, unreachable store, newer schema
+            raise click.ClickException(f"Không khởi động được trung tâm / the hub cannot start: {exc}") from exc
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **tls)
         return
     from .state import HubState
 

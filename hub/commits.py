@@ -11,8 +11,10 @@ Checks, in order (the first failure is the answer):
   5. every payload object was uploaded by this device and re-hashes to its
      address with the declared size (422).
 All writes happen in one transaction together with the hub sequence number. That
-transaction locks only the device's chain until its last statements, which take
-the hub-wide audit-tail lock for the gap-free hub sequence and the audit entry.
+transaction locks only the device's chain, takes its hub sequence number without
+a lock (a PostgreSQL sequence: numbers are unique and increasing, with gaps where
+a transaction rolled back), and holds the hub-wide audit-tail lock only for its
+last two statements and the COMMIT.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from . import audit
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
-from .storage.metadata import AUDIT_LOCK, IntegrityError, Tx
+from .storage.metadata import IntegrityError, Tx
 from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
 from .uploads import object_owned
 
@@ -111,9 +113,7 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                                " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
                                (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
                                 doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
-                # Hub-wide from here to COMMIT: the gap-free hub sequence and the audit chain's tail.
-                tx.lock(AUDIT_LOCK)
-                hub_sequence = tx.one("SELECT COALESCE(MAX(hub_sequence), 0) + 1 AS next FROM dossiers")["next"]
+                hub_sequence = tx.next_hub_sequence()  # no lock; on PostgreSQL a rollback leaves a gap
                 receipt = Receipt(
                     manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
                     device_id=device.device_id, hub_sequence=hub_sequence, received_at=format_utc(),
@@ -128,8 +128,9 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                      manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
                      hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
                 )
+                # the one hub-wide step: audit.record locks the audit chain's tail until COMMIT
                 audit.record(tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
-                             tail_locked=True, sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
+                             sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
                              objects=len(opened))
             break
         except IntegrityError:
@@ -160,24 +161,23 @@ def _replay(existing: dict[str, Any], manifest_hash: str) -> dict[str, Any]:
 
 
 def _extend_chain(tx: Tx, manifest: Manifest, manifest_hash: str) -> None:
-    here = tx.one("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                  (manifest.device_id, manifest.sequence))
+    seq = manifest.sequence
+    near = {r["sequence"]: r for r in tx.query(  # the neighbours and this number, in one round trip
+        "SELECT sequence, manifest_hash, previous_manifest_hash FROM chain WHERE device_id=? AND sequence BETWEEN ? AND ?",
+        (manifest.device_id, seq - 1, seq + 1))}
+    here, before, after = near.get(seq), near.get(seq - 1), near.get(seq + 1)
     if here is not None and here["manifest_hash"] != manifest_hash:
-        raise Conflict(f"hash chain fork: sequence {manifest.sequence} already holds another manifest",
-                       f"Chuỗi băm bị rẽ nhánh tại số thứ tự {manifest.sequence}", code="chain_fork")
-    before = tx.one("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                    (manifest.device_id, manifest.sequence - 1))
+        raise Conflict(f"hash chain fork: sequence {seq} already holds another manifest",
+                       f"Chuỗi băm bị rẽ nhánh tại số thứ tự {seq}", code="chain_fork")
     if before is not None and before["manifest_hash"] != manifest.previous_manifest_hash:
-        raise Conflict(f"hash chain fork: previous_manifest_hash does not match sequence {manifest.sequence - 1}",
+        raise Conflict(f"hash chain fork: previous_manifest_hash does not match sequence {seq - 1}",
                        "Chuỗi băm không khớp với bản kê khai trước", code="chain_fork")
-    after = tx.one("SELECT previous_manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                   (manifest.device_id, manifest.sequence + 1))
     if after is not None and after["previous_manifest_hash"] != manifest_hash:
-        raise Conflict(f"hash chain fork: sequence {manifest.sequence + 1} points to another manifest",
+        raise Conflict(f"hash chain fork: sequence {seq + 1} points to another manifest",
                        "Chuỗi băm không khớp với bản kê khai sau", code="chain_fork")
     if here is None:
         tx.execute("INSERT INTO chain(device_id, sequence, manifest_hash, previous_manifest_hash) VALUES (?,?,?,?)",
-                     (manifest.device_id, manifest.sequence, manifest_hash, manifest.previous_manifest_hash))
+                   (manifest.device_id, seq, manifest_hash, manifest.previous_manifest_hash))
 
 
 def chain_gaps(state: HubState, device_id: str) -> list[int]:

@@ -32,6 +32,11 @@ class HubConfig:
     #: hub.janitor: seconds between sweeps, and how old leftovers must be before they are removed
     janitor_interval_seconds: int = 3600
     janitor_grace_seconds: int = 3600
+    #: the hub's keys from files outside the data directory (e.g. a secret every instance mounts);
+    #: None = hub_key.pem / hub_x25519.pem in data_dir, created on first start. A key file named
+    #: here must exist: a mistyped path must not silently make a new key the agents never pinned.
+    key_file: Path | None = None
+    encryption_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> "HubConfig":
@@ -39,6 +44,9 @@ class HubConfig:
         unless given in `overrides` (a None override means "use the environment")."""
         env: dict[str, object] = {"database_url": os.environ.get("MOTCUA_HUB_DATABASE_URL") or None,
                                   "object_store_url": os.environ.get("MOTCUA_HUB_OBJECT_STORE") or None}
+        for name, var in (("key_file", "MOTCUA_HUB_KEY_FILE"), ("encryption_key_file", "MOTCUA_HUB_ENCRYPTION_KEY_FILE")):
+            if os.environ.get(var):
+                env[name] = Path(os.environ[var])
         for name in ("janitor_interval_seconds", "janitor_grace_seconds"):
             value = os.environ.get(f"MOTCUA_HUB_{name.removesuffix('_seconds').upper()}")
             if value and value.isdigit():
@@ -63,12 +71,12 @@ class HubConfig:
 
     @property
     def key_path(self) -> Path:
-        return self.data_dir / "hub_key.pem"
+        return self.key_file or self.data_dir / "hub_key.pem"
 
     @property
     def encryption_key_path(self) -> Path:
         """The hub's X25519 key: agents encrypt sealed dossiers to its public half."""
-        return self.data_dir / "hub_x25519.pem"
+        return self.encryption_key_file or self.data_dir / "hub_x25519.pem"
 
     @property
     def objects_dir(self) -> Path:

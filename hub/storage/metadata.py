@@ -118,6 +118,11 @@ class Tx(Protocol):
     def lock(self, name: str) -> None:
         """Wait for the named lock; it is held until the transaction ends."""
 
+    def next_hub_sequence(self) -> int:
+        """A hub sequence number no other transaction gets. PostgreSQL: from a sequence, without
+        waiting for any lock — a transaction that rolls back leaves a gap. SQLite: MAX + 1 (the
+        only writer), gap-free."""
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement; return the number of rows it changed."""
 

@@ -46,6 +46,8 @@ WRITE_LOCK_KEY = 0x6D63_0001
 MIGRATION_LOCK_KEY = 0x6D63_0002
 
 _PLACEHOLDER = re.compile(r"\?")
+#: hub sequence numbers on PostgreSQL (SQLite has no sequences: see MetadataDB.next_hub_sequence)
+HUB_SEQUENCE = "motcua_hub_sequence"
 
 
 def translate(sql: str) -> str:
@@ -68,6 +70,9 @@ class _PgTx:
                           (WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name),))
         STATS.waited_for_lock(time.perf_counter() - started)
 
+    def next_hub_sequence(self) -> int:
+        return int(self.conn.execute(f"SELECT nextval('{HUB_SEQUENCE}') AS n").fetchone()["n"])
+
     def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
         try:
             return self.conn.execute(translate(sql), tuple(params))
@@ -82,6 +87,15 @@ class _PgTx:
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         return self._run(sql, params).fetchone()
+
+
+def _ensure_hub_sequence(conn: psycopg.Connection) -> None:
+    """Create the hub sequence once, starting after the highest number already issued (a hub
+    that ran before the sequence existed took MAX + 1 under a global lock)."""
+    if conn.execute("SELECT to_regclass(%s) AS r", (HUB_SEQUENCE,)).fetchone()["r"] is not None:
+        return
+    conn.execute(f"CREATE SEQUENCE {HUB_SEQUENCE} START 1")
+    conn.execute(f"SELECT setval('{HUB_SEQUENCE}', (SELECT COALESCE(MAX(hub_sequence), 0) + 1 FROM dossiers), false)")
 
 
 class PostgresDB:
@@ -102,7 +116,9 @@ class PostgresDB:
                 conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
                 try:
                     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                    self.migrated_from = self.schema_version()  # for `motcua hub migrate`
                     migrate(self)
+                    _ensure_hub_sequence(conn)
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
         except BaseException:

@@ -23,6 +23,9 @@ class _SQLiteTx:
     def lock(self, name: str) -> None:
         """BEGIN IMMEDIATE already made this transaction the only writer."""
 
+    def next_hub_sequence(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(hub_sequence), 0) + 1 FROM dossiers").fetchone()[0])
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             return self.conn.execute(sql, tuple(params)).rowcount
@@ -43,6 +46,7 @@ class SQLiteDB:
         self._local = threading.local()
         with self._conn_tx() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        self.migrated_from = self.schema_version()  # for `motcua hub migrate`
         migrate(self)
 
     def _connection(self) -> sqlite3.Connection:
