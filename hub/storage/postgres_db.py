@@ -65,9 +65,14 @@ class _PgTx:
         self.conn = conn
 
     def lock(self, name: str) -> None:
+        # Try first: only a lock someone else holds costs a second round trip, and only that
+        # wait counts as lock wait in STATS (not the round trip every lock costs).
+        key = WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name)
+        if self.conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (key,)).fetchone()["ok"]:
+            STATS.waited_for_lock(0.0)
+            return
         started = time.perf_counter()
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s)",
-                          (WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name),))
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
         STATS.waited_for_lock(time.perf_counter() - started)
 
     def next_hub_sequence(self) -> int:
