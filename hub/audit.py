@@ -6,7 +6,8 @@ the action it audits, so an action and its audit entry commit together or not
 at all; two writers racing for one sequence number make one of them roll back
 and retry (the caller's transaction loop handles IntegrityError). On PostgreSQL
 the tail is read under the AUDIT_LOCK transaction lock, taken as late as
-possible (the chain is hub-wide, so this is the one serial step of a commit).
+possible (the chain is hub-wide). On PostgreSQL commits do not call `record`:
+they queue their entry (hub.audit_queue), which is chained moments later.
 No personal data: details are ids, codes, hashes and counts only.
 """
 from __future__ import annotations
@@ -55,6 +56,10 @@ def record_now(db: MetadataDB, now: int, actor: str, action: str, dossier_id: st
 
 
 def entries(db: MetadataDB, dossier_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    from . import audit_queue
+
+    if audit_queue.defers(db):
+        audit_queue.drain_all(db)  # chain what commits queued, so a reader misses nothing
     sql = "SELECT * FROM audit" + (" WHERE dossier_id=?" if dossier_id else "") + " ORDER BY seq"
     params: tuple = (dossier_id,) if dossier_id else ()
     rows = db.query(sql + (f" LIMIT {int(limit)}" if limit else ""), params)

@@ -11,10 +11,11 @@ Checks, in order (the first failure is the answer):
   5. every payload object was uploaded by this device and re-hashes to its
      address with the declared size (422).
 All writes happen in one transaction together with the hub sequence number. That
-transaction locks only the device's chain, takes its hub sequence number without
-a lock (a PostgreSQL sequence: numbers are unique and increasing, with gaps where
-a transaction rolled back), and holds the hub-wide audit-tail lock only for its
-last two statements and the COMMIT.
+transaction locks only the device's chain and takes its hub sequence number
+without a lock (a PostgreSQL sequence: numbers are unique and increasing, with
+gaps where a transaction rolled back). On PostgreSQL its audit entry is queued
+in the same transaction and hash-chained right after (hub.audit_queue), so no
+commit holds a hub-wide lock; on SQLite it is appended directly.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import format_utc
 
-from . import audit
+from . import audit, audit_queue
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
@@ -95,7 +96,7 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
     opened = open_objects(state, manifest)
     # Several hub instances may race for the same hub sequence number; the loser
     # of a uniqueness race retries (and finds the winner's commit if it was the same dossier).
-    fork = False
+    fork, deferred = False, audit_queue.defers(state.db)
     for _ in range(8):
         try:
             # Serial per device (its hash chain), not per hub: other devices commit in parallel.
@@ -128,10 +129,12 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                      manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
                      hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
                 )
-                # the one hub-wide step: audit.record locks the audit chain's tail until COMMIT
-                audit.record(tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
-                             sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
-                             objects=len(opened))
+                # PostgreSQL: queued with the commit, chained right after by hub.audit_queue (no hub-wide
+                # lock held through this COMMIT); SQLite: appended to the chain here
+                (audit_queue.defer if deferred else audit.record)(
+                    tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
+                    sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
+                    objects=len(opened))
             break
         except IntegrityError:
             continue
@@ -143,6 +146,8 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
             raise
     else:
         raise Conflict("commit kept conflicting with concurrent commits; retry", "Xung đột khi ghi nhận; thử lại")
+    if deferred:
+        audit_queue.notify(state.db)
     log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,
              manifest.sequence, hub_sequence)
     return signed, True

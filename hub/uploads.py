@@ -4,7 +4,8 @@ The offset in the database is the durable truth: a chunk is appended and
 fsynced *before* the offset moves, and every append first truncates the file
 to the recorded offset, so bytes written before a crash but never acknowledged
 are discarded rather than trusted. A completed upload is re-hashed against the
-sha256 the device declared and only then moved into the content-addressed store.
+sha256 the device declared and only then moved into the content-addressed store,
+crash-proof (hub.upload_completion).
 """
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ from sync_protocol.errors import InvalidDocument, ObjectCorrupt
 from sync_protocol.manifest import check_object_name
 
 from .auth import Device
-from .errors import (BadRequest, ChecksumFailed, Conflict, Gone, InsufficientStorage, Locked, NotFound, TooLarge,
-                     Unprocessable)
+from .errors import BadRequest, ChecksumFailed, Conflict, Gone, InsufficientStorage, Locked, NotFound, TooLarge
 from .state import HubState
 from .upload_completion import OWNER_SQL, finish_upload
 

@@ -17,24 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import HubConfig
 from hub.janitor import sweep
 from hub.state import HubState
 
 from .fixtures_servers import *  # noqa: F401,F403
+from .fixtures_servers import BACKENDS, backend_config
 
 pytestmark = pytest.mark.timeout(240)
 FINISHED, LIVE, ORPHAN = ("a" * 32, "b" * 32, "c" * 32)
 
 
-@pytest.fixture(params=["sqlite+files", "postgresql+s3"])
+@pytest.fixture(params=BACKENDS)
 def state(request, tmp_path: Path):
-    if request.param == "sqlite+files":
-        config = HubConfig(data_dir=tmp_path / "hub")
-    else:
-        config = HubConfig(data_dir=tmp_path / "hub", database_url=request.getfixturevalue("pg_url"),
-                           object_store_url=request.getfixturevalue("s3_url"), database_pool_size=6)
-    hub = HubState.open(config)
+    hub = HubState.open(backend_config(request.param, request, tmp_path / "hub", pool=6))
     yield hub
     hub.storage.close()
 

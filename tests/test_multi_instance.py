@@ -86,6 +86,17 @@ def test_concurrent_desks_across_two_instances_commit_each_dossier_once(instance
     # unique hub sequence numbers; gaps are allowed (a PostgreSQL sequence: docs/protocol.md)
     assert _rows(pg_url, "SELECT COUNT(*), COUNT(DISTINCT dossier_id), COUNT(DISTINCT hub_sequence), MIN(hub_sequence) > 0"
                          " FROM dossiers") == [(16, 16, 16, True)]
+    # commits queue their audit entries (hub.audit_queue); the chain ends up whole and intact
+    from hub import audit
+    from hub.storage.postgres_db import PostgresDB
+
+    db = PostgresDB(pg_url, max_size=2)
+    try:
+        logged = [e for e in audit.entries(db) if e["action"] == "dossier.committed"]
+        assert sorted(e["dossier_id"] for e in logged) == sorted(r[0] for r in _rows(pg_url, "SELECT dossier_id FROM dossiers"))
+        assert audit.verify(db) == [] and _rows(pg_url, "SELECT COUNT(*) FROM audit_pending") == [(0,)]
+    finally:
+        db.close()
     for h in instances:
         assert "Traceback" not in h.log_text()
 

@@ -18,18 +18,12 @@ from hub.storage.metadata import SCHEMA_VERSION, IntegrityError
 from sync_protocol.errors import ObjectCorrupt
 
 from .fixtures_servers import *  # noqa: F401,F403
-
-BACKENDS = ["sqlite+files", "postgresql+s3"]
-
+from .fixtures_servers import BACKENDS, backend_config
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path: Path):
     """(config, open storage) for one backend; a second `open_storage(config)` is a second hub instance."""
-    if request.param == "sqlite+files":
-        config = HubConfig(data_dir=tmp_path / "hub")
-    else:
-        config = HubConfig(data_dir=tmp_path / "hub", database_url=request.getfixturevalue("pg_url"),
-                           object_store_url=request.getfixturevalue("s3_url"), database_pool_size=12)
+    config = backend_config(request.param, request, tmp_path / "hub")
     storage = open_storage(config)
     yield config, storage
     storage.close()

@@ -104,6 +104,10 @@ MIGRATIONS: dict[int, list[str]] = {
     5: [
         "ALTER TABLE uploads ADD COLUMN finished_at BIGINT",
         "CREATE INDEX uploads_finished ON uploads(finished_at)",
+        # audit entries of commits waiting to be hash-chained (hub.audit_queue)
+        """CREATE TABLE audit_pending (
+            pending_id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            dossier_id TEXT, detail TEXT NOT NULL)""",
     ],
 }
 
@@ -115,8 +119,9 @@ class IntegrityError(Exception):
 class Tx(Protocol):
     """Statements inside one transaction."""
 
-    def lock(self, name: str) -> None:
-        """Wait for the named lock; it is held until the transaction ends."""
+    def lock(self, name: str, *, counted: bool = True) -> None:
+        """Wait for the named lock; it is held until the transaction ends. `counted`: add the
+        wait to the request threads' lock-wait figure (hub.storage.stats)."""
 
     def next_hub_sequence(self) -> int:
         """A hub sequence number no other transaction gets. PostgreSQL: from a sequence, without

@@ -64,16 +64,18 @@ class _PgTx:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def lock(self, name: str) -> None:
+    def lock(self, name: str, *, counted: bool = True) -> None:
         # Try first: only a lock someone else holds costs a second round trip, and only that
         # wait counts as lock wait in STATS (not the round trip every lock costs).
         key = WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name)
         if self.conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (key,)).fetchone()["ok"]:
-            STATS.waited_for_lock(0.0)
+            if counted:
+                STATS.waited_for_lock(0.0)
             return
         started = time.perf_counter()
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-        STATS.waited_for_lock(time.perf_counter() - started)
+        if counted:
+            STATS.waited_for_lock(time.perf_counter() - started)
 
     def next_hub_sequence(self) -> int:
         return int(self.conn.execute(f"SELECT nextval('{HUB_SEQUENCE}') AS n").fetchone()["n"])
@@ -105,6 +107,9 @@ def _ensure_hub_sequence(conn: psycopg.Connection) -> None:
 
 class PostgresDB:
     """MetadataDB on one PostgreSQL database, shared by any number of hub instances."""
+
+    #: commits queue their audit entries for the chain (hub.audit_queue) instead of locking its tail
+    defers_audit = True
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 20, timeout: float = 30.0):
         self.url = url
