@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
+from fastapi.responses import JSONResponse
+
 log = logging.getLogger("motcua.hub.health")
 
 READY_TIMEOUT = 2.0
@@ -62,8 +64,6 @@ def readiness(state: Any, timeout: float = READY_TIMEOUT) -> tuple[bool, dict[st
 
 def install_health(app: Any, state: Any) -> None:
     """Add `GET /livez` and `GET /readyz` to the FastAPI app."""
-    from fastapi.responses import JSONResponse
-
     @app.get("/livez", summary="Liveness: the process answers (does not check dependencies)")
     def livez() -> dict[str, str]:
         return {"status": "alive"}
