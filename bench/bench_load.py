@@ -3,8 +3,9 @@
 Configurations (each with fresh servers and data):
   sqlite        one `motcua hub serve` on SQLite + local files (the default install)
   sqlite-w2     the same with `--workers 2` (two processes sharing the database and lock files)
-  pg-s3-x1      one hub instance on PostgreSQL (fsync on) + S3 (moto server)
-  pg-s3-x2      two hub instances on the same PostgreSQL + S3, desks split between them
+  pg-s3-x1      one hub instance on PostgreSQL (fsync on) + S3 (SeaweedFS, a real object store)
+  pg-s3-x2      two hub instances on the same PostgreSQL + SeaweedFS, desks split between them
+  pg-moto-x1    one instance on PostgreSQL + moto's S3 server (for comparison with older figures)
 
 Each simulated desk is the real agent library (its own SQLite outbox, device
 key and blob store) with small dossiers queued and sealed before the clock
@@ -12,8 +13,12 @@ starts; the timed phase is `sync_once` for every desk at once, spread over
 client processes so the load generator is not held by one GIL. Figures:
 enrolments/s, dossiers/s, commit latency p50/p95/p99 (the POST /v1/commits
 round trip), end-to-end per-desk sync latency, errors and duplicate commits
-found in the hub database afterwards. Then the footprint of an idle
-`motcua run`: RSS and CPU over a quiet interval.
+found in the hub database afterwards; and, per committed dossier, the hub
+processes' CPU seconds, metadata transactions and object-store requests (from
+the hubs' own /metrics counters, hub.storage_metrics), plus the share of
+request time spent waiting for transaction locks. The load average is printed
+beside the figures: on a shared 2-core machine they move with it. Then the
+footprint of an idle `motcua run`: RSS and CPU over a quiet interval.
 
     .venv/bin/python bench/bench_load.py                       # 200 desks, all configurations
     .venv/bin/python bench/bench_load.py --agents 50 --configs sqlite
@@ -38,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures_servers import PostgresServer, S3Server, free_port, quick_dossier  # noqa: E402
+from tests.fixtures_servers import PostgresServer, S3Server, SeaweedServer, free_port, quick_dossier  # noqa: E402
 
 SITE = "UBND xã Tải Thử"
 AGENCY_PREFIX = "000.00.{:02d}.H29"  # one agency per 10 desks (code blocks 0-9)
@@ -66,6 +71,50 @@ def start_hub(data: Path, env: dict[str, str], workers: int = 1) -> tuple[subpro
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError("hub did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def hub_counters(url: str) -> dict[str, float]:
+    """This instance's storage and request counters from its /metrics."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {"motcua_hub_db_transactions_total": "transactions", "motcua_hub_db_lock_wait_seconds_total": "lock_wait",
+              "motcua_hub_db_pool_wait_seconds_total": "pool_wait", "motcua_hub_request_seconds_total": "request",
+              "motcua_hub_object_store_requests_total": "s3"}
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(requests.get(url + "/metrics", timeout=60).text):
+        for sample in family.samples:
+            key = wanted.get(sample.name)
+            if key == "s3":
+                op = sample.labels.get("operation", "")
+                found[f"s3:{op}"] = sample.value
+                found["s3"] = found.get("s3", 0.0) + sample.value
+            elif key:
+                found[key] = found.get(key, 0.0) + sample.value
+    return found
+
+
+def _delta(after: list[dict[str, float]], before: list[dict[str, float]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for a, b in zip(after, before):
+        for key, value in a.items():
+            total[key] = total.get(key, 0.0) + value - b.get(key, 0.0)
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -190,7 +239,7 @@ def run_config(config: str, agents: int, dossiers: int, processes: int, threads:
     try:
         if not config.startswith("sqlite"):
             pg = PostgresServer(fsync=True, max_connections=400).start()
-            s3 = S3Server().start()
+            s3 = S3Server().start() if "moto" in config else SeaweedServer().start()
             servers += [pg, s3]
             env = {"MOTCUA_HUB_DATABASE_URL": pg.create_database("bench"),
                    "MOTCUA_HUB_OBJECT_STORE": s3.create_bucket("bench", prefix="hub")}
@@ -211,8 +260,14 @@ def run_config(config: str, agents: int, dossiers: int, processes: int, threads:
         desks = [(h, urls[i % instances]) for i, h in enumerate(homes)]
         slices = [desks[p::processes] for p in range(processes)]
         start_at = time.time() + 2.0
+        counters_before = [hub_counters(u) for u in urls]
+        cpu_before = sum(cpu_seconds(p.pid) for p in hubs)
+        load_before = os.getloadavg()[0]
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             results = pool.map(deliver_slice, [(s, threads, start_at) for s in slices])
+        hub_cpu = sum(cpu_seconds(p.pid) for p in hubs) - cpu_before
+        load_after = os.getloadavg()[0]
+        counters = _delta([hub_counters(u) for u in urls], counters_before)
         elapsed = max(r["finished"] for r in results) - start_at
         commit = [x for r in results for x in r["commit"]]
         sync = [x for r in results for x in r["sync"]]
@@ -230,7 +285,19 @@ def run_config(config: str, agents: int, dossiers: int, processes: int, threads:
                 "sync_p99_ms": round(1000 * percentile(sync, .99), 1),
                 "enrol_p50_ms": round(1000 * statistics.median(enrol_latency), 1),
                 "prepare_s": round(prepare_seconds, 1), "errors": len(errors), "error_samples": errors[:3],
-                "hub_rows": rows, "duplicates": duplicates, "hub_rss_mb": hub_rss}
+                "hub_rows": rows, "duplicates": duplicates, "hub_rss_mb": hub_rss,
+                "hub_cpu_ms_per_dossier": round(1000 * hub_cpu / committed, 1) if committed else None,
+                # per-process counters: with --workers 2 /metrics shows one worker only, so n/a there
+                "tx_per_dossier": None if config == "sqlite-w2" or not committed
+                else round(counters.get("transactions", 0) / committed, 1),
+                "s3_per_dossier": round(counters.get("s3", 0) / committed, 1) if committed and env else 0.0,
+                "s3_ops_per_dossier": {k[3:]: round(v / committed, 2) for k, v in sorted(counters.items())
+                                       if k.startswith("s3:") and v} if committed else {},
+                "lock_wait_share": round(counters.get("lock_wait", 0) / counters["request"], 4)
+                if counters.get("request") else None,
+                "pool_wait_share": round(counters.get("pool_wait", 0) / counters["request"], 4)
+                if counters.get("request") else None,
+                "load_avg": [round(load_before, 2), round(load_after, 2)]}
     finally:
         for proc in hubs:
             proc.terminate()
@@ -278,7 +345,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--dossiers", type=int, default=2, help="dossiers per desk")
-    parser.add_argument("--configs", default="sqlite,sqlite-w2,pg-s3-x1,pg-s3-x2")
+    parser.add_argument("--configs", default="sqlite,sqlite-w2,pg-s3-x1,pg-s3-x2,pg-moto-x1")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--threads", type=int, default=50, help="desks syncing at once per client process")
     parser.add_argument("--idle-seconds", type=float, default=30)
@@ -297,10 +364,24 @@ def main() -> None:
                   f"{r['enrol_p50_ms']:>12} {r['hub_rss_mb']}", flush=True)
             if r["error_samples"]:
                 print("   errors:", r["error_samples"], flush=True)
+        print(f"\n{'per dossier':<10} {'hub CPU ms':>10} {'transactions':>12} {'S3 requests':>11} "
+              f"{'lock wait':>9} {'pool wait':>9}  load avg (before/after)  S3 requests by operation")
+        for r in results:
+            share = (lambda v: "n/a" if v is None else f"{100 * v:.1f}%")
+            print(f"{r['config']:<10} {r['hub_cpu_ms_per_dossier']!s:>10} {r['tx_per_dossier'] or 'n/a'!s:>12} "
+                  f"{r['s3_per_dossier']:>11} {share(r['lock_wait_share']):>9} {share(r['pool_wait_share']):>9}  "
+                  f"{r['load_avg'][0]}/{r['load_avg'][1]:<18} {r['s3_ops_per_dossier']}", flush=True)
         base = next((r for r in results if r["config"] == "sqlite"), None)
         if base:
             for r in results:
-                print(f"   {r['config']}: {r['dossiers_per_s'] / base['dossiers_per_s']:.2f}x sqlite throughput")
+                cpu = (f", {r['hub_cpu_ms_per_dossier'] / base['hub_cpu_ms_per_dossier']:.2f}x sqlite hub CPU per dossier"
+                       if r["hub_cpu_ms_per_dossier"] and base["hub_cpu_ms_per_dossier"] else "")
+                print(f"   {r['config']}: {r['dossiers_per_s'] / base['dossiers_per_s']:.2f}x sqlite throughput{cpu}")
+        one = next((r for r in results if r["config"] == "pg-s3-x1"), None)
+        two = next((r for r in results if r["config"] == "pg-s3-x2"), None)
+        if one and two:
+            print(f"   two instances: {two['dossiers_per_s'] / one['dossiers_per_s']:.2f}x one instance's throughput "
+                  f"(on {os.cpu_count()} cores shared with the load generator and the servers)")
         idle = idle_footprint(root, args.idle_seconds) if args.idle_seconds > 0 else {}
         if idle:
             print(f"agent idle: RSS {idle['agent_idle_rss_mb']} MB, CPU {idle['agent_idle_cpu_percent']}% "

@@ -29,6 +29,8 @@ from .case_system.routes import install as install_case_system
 from .config import HubConfig
 from .errors import BadRequest, HubError, InsufficientStorage, NotFound, disk_full
 from .limits import AddressLimitMiddleware, RateLimiter, client_address, read_body
+from .health import install_health
+from .janitor import start_janitor
 from .metrics import install_metrics
 from .parsing import ascii_int, loads_bounded
 from .sealed import remove_interrupted_decryptions
@@ -80,6 +82,8 @@ def create_app(config: HubConfig) -> FastAPI:
 
     mount_console(app, state)  # the centre staff's web console at /console/ (hub.console)
     install_case_system(app, state)  # pull API, documents, acks, webhook dispatcher (hub.case_system)
+    install_health(app, state)  # GET /livez and /readyz for load balancers
+    app.state.janitor = start_janitor(state)  # sweeps leftovers now and every config.janitor_interval_seconds
 
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:

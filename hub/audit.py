@@ -4,7 +4,10 @@ Append-only and hash-chained (format in sync_protocol.audit_chain), kept in
 the `audit` table of the MetadataDB. `record()` takes the open transaction of
 the action it audits, so an action and its audit entry commit together or not
 at all; two writers racing for one sequence number make one of them roll back
-and retry (the caller's transaction loop handles IntegrityError).
+and retry (the caller's transaction loop handles IntegrityError). On PostgreSQL
+the tail is read under the AUDIT_LOCK transaction lock, taken as late as
+possible (the chain is hub-wide). On PostgreSQL commits do not call `record`:
+they queue their entry (hub.audit_queue), which is chained moments later.
 No personal data: details are ids, codes, hashes and counts only.
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from sync_protocol.audit_chain import GENESIS, login_actor, make_entry, verify_entries
 
-from .storage.metadata import MetadataDB, Tx
+from .storage.metadata import AUDIT_LOCK, MetadataDB, Tx
 
 log = logging.getLogger("motcua.hub.audit")
 
@@ -26,7 +29,8 @@ def admin_actor() -> str:
 
 
 def record(tx: Tx, now: int, actor: str, action: str, dossier_id: str | None = None, **detail: Any) -> dict[str, Any]:
-    """Append one entry inside the caller's transaction."""
+    """Append one entry inside the caller's transaction (call it last: the tail stays locked until COMMIT)."""
+    tx.lock(AUDIT_LOCK)
     last = tx.one("SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1")
     seq, prev = (last["seq"] + 1, last["entry_hash"]) if last else (1, GENESIS)
     entry = make_entry(seq, now, actor, action, dossier_id, detail, prev)
@@ -52,6 +56,10 @@ def record_now(db: MetadataDB, now: int, actor: str, action: str, dossier_id: st
 
 
 def entries(db: MetadataDB, dossier_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    from . import audit_queue
+
+    if audit_queue.defers(db):
+        audit_queue.drain_all(db)  # chain what commits queued, so a reader misses nothing
     sql = "SELECT * FROM audit" + (" WHERE dossier_id=?" if dossier_id else "") + " ORDER BY seq"
     params: tuple = (dossier_id,) if dossier_id else ()
     rows = db.query(sql + (f" LIMIT {int(limit)}" if limit else ""), params)

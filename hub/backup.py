@@ -13,8 +13,8 @@ database snapshot yields every object the snapshot refers to (checked).
 Unfinished uploads are not backed up: restore forgets them and agents start
 those uploads again (they get 404 and create a new one).
 
-A PostgreSQL deployment is backed up with PostgreSQL's own tools (pg_dump or
-continuous archiving) plus bucket versioning/replication; see docs/operations.md.
+A hub on PostgreSQL (+ S3) is backed up by hub.backup_pg (pg_dump + an object
+inventory) through the same two functions; see docs/operations.md.
 """
 from __future__ import annotations
 
@@ -46,12 +46,6 @@ class BackupError(Exception):
         self.message_vi, self.message_en = message_vi, message_en
 
 
-def _require_sqlite(config: HubConfig) -> None:
-    if config.database_url:
-        raise BackupError("Trung tâm dùng PostgreSQL: sao lưu bằng pg_dump và phiên bản hoá bucket (xem docs/operations.md).",
-                          "This hub uses PostgreSQL: back it up with pg_dump and bucket versioning (see docs/operations.md).")
-
-
 def _object_ids(objects: Any) -> Iterable[str]:
     return iter(getattr(objects, "store", objects))  # FileObjectStore wraps a ContentStore
 
@@ -62,11 +56,14 @@ def _key_files(data_dir: Path) -> list[Path]:
 
 def backup_hub(config: HubConfig, dest: Path, on_progress: Progress | None = None) -> dict[str, Any]:
     """Write a complete backup of the hub at `config` into the new directory `dest`."""
-    _require_sqlite(config)
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"Thư mục sao lưu {dest} đã có dữ liệu; chọn thư mục mới.",
                           f"Backup directory {dest} is not empty; choose a new one.")
+    if config.database_url:
+        from .backup_pg import backup_postgres
+
+        return backup_postgres(config, dest, BackupError, on_progress)
     if not config.db_path.exists():
         raise BackupError(f"Không thấy cơ sở dữ liệu trung tâm {config.db_path}.", f"No hub database at {config.db_path}.")
     dest.mkdir(parents=True, exist_ok=True)
@@ -125,10 +122,18 @@ def read_backup(src: Path) -> dict[str, Any]:
 
 def restore_hub(src: Path, config: HubConfig, *, force: bool = False,
                 on_progress: Progress | None = None) -> dict[str, Any]:
-    """Restore the backup at `src` into the (empty, unless `force`) hub data directory of `config`."""
-    _require_sqlite(config)
+    """Restore the backup at `src` into the (empty, unless `force`) hub data directory of `config`
+    (and, on PostgreSQL, its empty database and bucket)."""
     src = Path(src)
     summary = read_backup(src)
+    if (summary.get("database") == "postgresql") != bool(config.database_url):
+        raise BackupError("Bản sao lưu và trung tâm đích dùng loại cơ sở dữ liệu khác nhau (SQLite / PostgreSQL).",
+                          "The backup and the target hub use different databases (SQLite vs PostgreSQL); "
+                          "set or unset MOTCUA_HUB_DATABASE_URL to match the backup.")
+    if config.database_url:
+        from .backup_pg import restore_postgres
+
+        return restore_postgres(src, summary, config, BackupError, force=force, on_progress=on_progress)
     try:
         check = sqlite3.connect(f"file:{src / 'hub.db'}?mode=ro", uri=True)
         try:

@@ -52,7 +52,8 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470
 
     Several instances may serve one province behind a load balancer when they share
-    --database-url (PostgreSQL), --object-store (S3) and the key files in --data.
+    --database-url (PostgreSQL), --object-store (S3) and the hub keys (MOTCUA_HUB_KEY_FILE and
+    MOTCUA_HUB_ENCRYPTION_KEY_FILE, or the key files in --data). Probes: /livez, /readyz.
     """
     import uvicorn
 
@@ -67,7 +68,11 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     # header without end into the hub's memory); bodies are bounded by the app (hub.limits).
     server.update(http="h11", h11_max_incomplete_event_size=config.max_header_bytes)
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **server)
+        try:
+            app = create_app(config)
+        except (OSError, RuntimeError, ValueError) as exc:  # missing key file, unreachable store, newer schema
+            raise click.ClickException(f"Không khởi động được trung tâm / the hub cannot start: {exc}") from exc
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **server)
         return
     from .state import HubState
 

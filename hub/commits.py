@@ -12,7 +12,12 @@ Checks, in order (the first failure is the answer):
      may arrive out of order by priority — and are reported by `chain_gap_ranges`;
   5. every payload object was uploaded by this device and re-hashes to its
      address with the declared size (422).
-All writes happen in one transaction together with the hub sequence number.
+All writes happen in one transaction together with the hub sequence number. That
+transaction locks only the device's chain and takes its hub sequence number
+without a lock (a PostgreSQL sequence: numbers are unique and increasing, with
+gaps where a transaction rolled back). On PostgreSQL its audit entry is queued
+in the same transaction and hash-chained right after (hub.audit_queue), so no
+commit holds a hub-wide lock; on SQLite it is appended directly.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import format_utc
 
-from . import audit
+from . import audit, audit_queue
 from .authority import check_commit_allowed, commit_refusal
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
@@ -96,10 +101,11 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
     opened = open_objects(state, manifest)
     # Several hub instances may race for the same hub sequence number; the loser
     # of a uniqueness race retries (and finds the winner's commit if it was the same dossier).
-    fork = False
+    fork, deferred = False, audit_queue.defers(state.db)
     for _ in range(8):
         try:
-            with state.db.transaction() as tx:
+            # Serial per device (its hash chain), not per hub: other devices commit in parallel.
+            with state.db.transaction(lock=f"chain:{device.device_id}") as tx:
                 existing = _existing(tx, manifest)
                 if existing is not None:
                     return _replay(existing, manifest_hash), False
@@ -111,7 +117,16 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                 except Conflict:
                     fork = True
                     raise
-                hub_sequence = tx.one("SELECT COALESCE(MAX(hub_sequence), 0) + 1 AS next FROM dossiers")["next"]
+                for doc in opened:
+                    tx.execute("INSERT INTO dossier_documents(dossier_id, dossier_version, position, name, media_type,"
+                               " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
+                               (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
+                                doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
+                # Held for the commit's tail only: numbers must become visible in the order they are taken,
+                # because the case system pulls "after" a hub sequence (hub.case_system.pull) — a lower
+                # number committing after a higher one would be skipped. A rollback still leaves a gap.
+                tx.lock("hub-sequence")
+                hub_sequence = tx.next_hub_sequence()
                 receipt = Receipt(
                     manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,
                     device_id=device.device_id, hub_sequence=hub_sequence, received_at=format_utc(),
@@ -126,14 +141,12 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                      manifest.dossier_code, manifest.procedure_code, manifest.channel, 1, receipt.received_at,
                      hub_sequence, canonical_json(envelope.to_dict()).decode(), canonical_json(signed).decode()),
                 )
-                for doc in opened:
-                    tx.execute("INSERT INTO dossier_documents(dossier_id, dossier_version, position, name, media_type,"
-                               " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
-                               (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
-                                doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
-                audit.record(tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
-                             sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
-                             objects=len(opened))
+                # PostgreSQL: queued with the commit, chained right after by hub.audit_queue (no hub-wide
+                # lock held through this COMMIT); SQLite: appended to the chain here
+                (audit_queue.defer if deferred else audit.record)(
+                    tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
+                    sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
+                    objects=len(opened))
             break
         except IntegrityError:
             continue
@@ -145,6 +158,8 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
             raise
     else:
         raise Conflict("commit kept conflicting with concurrent commits; retry", "Xung đột khi ghi nhận; thử lại")
+    if deferred:
+        audit_queue.notify(state.db)
     log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,
              manifest.sequence, hub_sequence)
     return signed, True
@@ -163,24 +178,23 @@ def _replay(existing: dict[str, Any], manifest_hash: str) -> dict[str, Any]:
 
 
 def _extend_chain(tx: Tx, manifest: Manifest, manifest_hash: str) -> None:
-    here = tx.one("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                  (manifest.device_id, manifest.sequence))
+    seq = manifest.sequence
+    near = {r["sequence"]: r for r in tx.query(  # the neighbours and this number, in one round trip
+        "SELECT sequence, manifest_hash, previous_manifest_hash FROM chain WHERE device_id=? AND sequence BETWEEN ? AND ?",
+        (manifest.device_id, seq - 1, seq + 1))}
+    here, before, after = near.get(seq), near.get(seq - 1), near.get(seq + 1)
     if here is not None and here["manifest_hash"] != manifest_hash:
-        raise Conflict(f"hash chain fork: sequence {manifest.sequence} already holds another manifest",
-                       f"Chuỗi băm bị rẽ nhánh tại số thứ tự {manifest.sequence}", code="chain_fork")
-    before = tx.one("SELECT manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                    (manifest.device_id, manifest.sequence - 1))
+        raise Conflict(f"hash chain fork: sequence {seq} already holds another manifest",
+                       f"Chuỗi băm bị rẽ nhánh tại số thứ tự {seq}", code="chain_fork")
     if before is not None and before["manifest_hash"] != manifest.previous_manifest_hash:
-        raise Conflict(f"hash chain fork: previous_manifest_hash does not match sequence {manifest.sequence - 1}",
+        raise Conflict(f"hash chain fork: previous_manifest_hash does not match sequence {seq - 1}",
                        "Chuỗi băm không khớp với bản kê khai trước", code="chain_fork")
-    after = tx.one("SELECT previous_manifest_hash FROM chain WHERE device_id=? AND sequence=?",
-                   (manifest.device_id, manifest.sequence + 1))
     if after is not None and after["previous_manifest_hash"] != manifest_hash:
-        raise Conflict(f"hash chain fork: sequence {manifest.sequence + 1} points to another manifest",
+        raise Conflict(f"hash chain fork: sequence {seq + 1} points to another manifest",
                        "Chuỗi băm không khớp với bản kê khai sau", code="chain_fork")
     if here is None:
         tx.execute("INSERT INTO chain(device_id, sequence, manifest_hash, previous_manifest_hash) VALUES (?,?,?,?)",
-                     (manifest.device_id, manifest.sequence, manifest_hash, manifest.previous_manifest_hash))
+                   (manifest.device_id, seq, manifest_hash, manifest.previous_manifest_hash))
 
 
 MAX_LISTED_GAPS = 100

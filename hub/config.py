@@ -26,8 +26,19 @@ class HubConfig:
     #: payload store: None = files in data_dir; "s3://bucket/prefix?endpoint=http://host:9000" (credentials
     #: from the usual AWS_* environment variables)
     object_store_url: str | None = None
-    #: connections each hub instance may open to PostgreSQL (plus as many again for upload locks)
-    database_pool_size: int = 20
+    #: connections each hub instance may open to PostgreSQL (plus as many again for upload locks);
+    #: one per request thread (uvicorn's pool of 40) so no request waits for a connection
+    database_pool_size: int = 40
+    #: hub.janitor: seconds between sweeps, and how old leftovers must be before they are removed
+    janitor_interval_seconds: int = 3600
+    janitor_grace_seconds: int = 3600
+    #: the hub's keys from files outside the data directory (e.g. a secret every instance mounts);
+    #: None = hub_key.pem / hub_x25519.pem in data_dir, created on first start. A key file named
+    #: here must exist: a mistyped path must not silently make a new key the agents never pinned.
+    key_file: Path | None = None
+    encryption_key_file: Path | None = None
+    #: the P-256 key couriers' phones encrypt evidence to (hub_p256.pem in data_dir by default)
+    evidence_key_file: Path | None = None
     # -- bounds against hostile clients (issue 12); each has a MOTCUA_HUB_<NAME> environment variable
     #: unfinished uploads one device may hold open at once (429 beyond)
     max_open_uploads: int = 64
@@ -64,6 +75,14 @@ class HubConfig:
                     env[name] = raw if kind in (str, type(None)) else kind(raw)
                 except ValueError as exc:
                     raise ValueError(f"MOTCUA_HUB_{name.upper()}={raw!r} is not a {kind.__name__}") from exc
+        for name, var in (("key_file", "MOTCUA_HUB_KEY_FILE"), ("encryption_key_file", "MOTCUA_HUB_ENCRYPTION_KEY_FILE"),
+                          ("evidence_key_file", "MOTCUA_HUB_EVIDENCE_KEY_FILE")):
+            if os.environ.get(var):
+                env[name] = Path(os.environ[var])
+        for name in ("janitor_interval_seconds", "janitor_grace_seconds"):
+            value = os.environ.get(f"MOTCUA_HUB_{name.removesuffix('_seconds').upper()}")
+            if value and value.isdigit():
+                env[name] = int(value)
         given = {k: v for k, v in overrides.items() if v is not None}
         return cls(data_dir=Path(data_dir), **{**env, **given})  # type: ignore[arg-type]
 
@@ -84,12 +103,17 @@ class HubConfig:
 
     @property
     def key_path(self) -> Path:
-        return self.data_dir / "hub_key.pem"
+        return self.key_file or self.data_dir / "hub_key.pem"
 
     @property
     def encryption_key_path(self) -> Path:
         """The hub's X25519 key: agents encrypt sealed dossiers to its public half."""
-        return self.data_dir / "hub_x25519.pem"
+        return self.encryption_key_file or self.data_dir / "hub_x25519.pem"
+
+    @property
+    def evidence_key_path(self) -> Path:
+        """The hub's P-256 key: couriers' phones encrypt delivery evidence to its public half."""
+        return self.evidence_key_file or self.data_dir / "hub_p256.pem"
 
     @property
     def objects_dir(self) -> Path:

@@ -33,6 +33,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .storage_metrics import StorageStatsCollector
+
 log = logging.getLogger("motcua.hub.metrics")
 
 _ROUTES = [
@@ -46,7 +48,7 @@ RECENT_FOR_LAG = 200
 
 _STATIC_ROUTES = frozenset({"/v1/hello", "/v1/enrol", "/v1/uploads", "/v1/commits", "/v1/devices/self/key",
                             "/v1/delivery-proofs", "/v1/feed", "/v1/case-system/status", "/metrics",
-                            "/openapi.json", "/docs"})
+                            "/openapi.json", "/docs", "/livez", "/readyz"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"})
 
 
@@ -76,19 +78,25 @@ class DatabaseCollector(Collector):
         self.state = state
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            yield from self._collect()
-        except Exception as exc:  # noqa: BLE001 - a scrape must never take the hub down
-            log.warning("metrics_db_unavailable error=%s", type(exc).__name__)
-            up = GaugeMetricFamily("motcua_hub_database_up", "1 if the metadata database answered the scrape")
-            up.add_metric([], 0)
-            yield up
+        # All or nothing: a database that fails half-way must not leave half the families
+        # (and `database_up` twice) in the exposition. A probe with a timeout first, so a
+        # database that stopped answering cannot hang the scrape.
+        from .health import check
+
+        families: list[GaugeMetricFamily] = []
+        if check(self.state, "database") == "ok":
+            try:
+                families = list(self._collect())
+            except Exception as exc:  # noqa: BLE001 - a scrape must never take the hub down
+                log.warning("metrics_db_unavailable error=%s", type(exc).__name__)
+                families = []
+        up = GaugeMetricFamily("motcua_hub_database_up", "1 if the metadata database answered the scrape")
+        up.add_metric([], 1 if families else 0)
+        yield up
+        yield from families
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         db, now = self.state.db, time.time()
-        up = GaugeMetricFamily("motcua_hub_database_up", "1 if the metadata database answered the scrape")
-        up.add_metric([], 1)
-        yield up
         row = db.one("SELECT COUNT(*) AS n, COALESCE(MAX(hub_sequence), 0) AS seq FROM dossiers")
         yield GaugeMetricFamily("motcua_hub_dossiers_committed", "Dossier versions committed (all instances)",
                                 value=row["n"])
@@ -96,7 +104,7 @@ class DatabaseCollector(Collector):
         stored = db.one("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM object_owners")
         yield GaugeMetricFamily("motcua_hub_stored_bytes", "Bytes of payload objects held (per owning device)",
                                 value=stored["bytes"])
-        uploads = db.one("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM uploads")
+        uploads = db.one("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM uploads WHERE finished_at IS NULL")
         yield GaugeMetricFamily("motcua_hub_uploads_in_progress", "Unfinished tus uploads", value=uploads["n"])
         yield GaugeMetricFamily("motcua_hub_oldest_upload_age_seconds", "Age of the oldest unfinished upload",
                                 value=max(0.0, now - uploads["oldest"]) if uploads["oldest"] else 0.0)
@@ -159,12 +167,16 @@ class HubMetrics:
         self.commit_seconds = Histogram("motcua_hub_commit_seconds", "Commit latency (request in, receipt out)",
                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
         self.rejects = Counter("motcua_hub_rejects", "Requests refused, by reason code", ["reason"], registry=r)
+        # the denominator of "share of request time spent waiting for locks" (motcua_hub_db_lock_wait_seconds)
+        self.request_seconds = Counter("motcua_hub_request_seconds", "Time spent serving requests", registry=r)
         r.register(DatabaseCollector(state))
+        r.register(StorageStatsCollector())
 
     def observe(self, method: str, path: str, status: int, content_length: int, seconds: float,
                 error_code: str | None) -> None:
         route = route_of(path)
         self.requests.labels(route, method if method in _METHODS else "OTHER", str(status)).inc()
+        self.request_seconds.inc(seconds)
         if route == "/v1/uploads" and method == "POST" and status == 201:
             self.uploads_created.inc()
         elif route == "/v1/uploads/{id}" and method == "PATCH" and status == 204:

@@ -1,4 +1,5 @@
-"""`motcua hub lagging | backup | restore`: operations commands (thin wrappers over hub.lagging, hub.backup)."""
+"""`motcua hub lagging | backup | restore | migrate | janitor`: operations commands
+(thin wrappers over hub.lagging, hub.backup, hub.storage, hub.janitor)."""
 from __future__ import annotations
 
 import json
@@ -91,6 +92,48 @@ def restore(data: Path, src: Path, force: bool, as_json: bool) -> None:
                f"{result['forgotten_uploads']} phiên tải dở bị huỷ (máy sẽ gửi lại) / unfinished uploads dropped")
 
 
+@click.command("migrate")
+@_data
+@click.option("--database-url", envvar="MOTCUA_HUB_DATABASE_URL", default=None,
+              help="PostgreSQL URL (default: SQLite in --data).")
+@_json
+def migrate(data: Path, database_url: str | None, as_json: bool) -> None:
+    """Bring the hub database to this version's schema (safe to run twice; refuses a newer database).
+
+    Nâng cấp lược đồ cơ sở dữ liệu trung tâm. Run once before starting upgraded instances.
+    Example: motcua hub migrate --database-url postgresql://motcua@db/motcua
+    """
+    from .storage import open_storage
+    from .storage.metadata import SCHEMA_VERSION
+
+    config = HubConfig(data_dir=data, database_url=database_url or None)
+    try:
+        storage = open_storage(config)
+    except RuntimeError as exc:  # newer than this code, or the database cannot be reached
+        raise click.ClickException(f"Không nâng cấp được cơ sở dữ liệu / cannot migrate: {exc}") from exc
+    before = getattr(storage.db, "migrated_from", None)
+    storage.close()
+    result = {"schema_before": before, "schema_now": SCHEMA_VERSION, "changed": before != SCHEMA_VERSION}
+    click.echo(json.dumps(result) if as_json else
+               f"schema {before} -> {SCHEMA_VERSION}" + ("" if result["changed"] else " (already current)"))
+
+
+@click.command("janitor")
+@_data
+@_json
+def janitor(data: Path, as_json: bool) -> None:
+    """Remove finished upload rows, orphan upload bytes and staging files older than the bound, once.
+
+    Dọn dẹp các phiên tải lên đã xong hoặc bị bỏ dở. The hub also does this by itself every hour.
+    """
+    from .janitor import sweep
+    from .state import HubState
+
+    report = sweep(HubState.open(HubConfig.from_env(data)))
+    click.echo(json.dumps(report.to_json()) if as_json else
+               " ".join(f"{k}={v}" for k, v in report.to_json().items()))
+
+
 def register(group: click.Group) -> None:
-    for command in (lagging, backup, restore):
+    for command in (lagging, backup, restore, migrate, janitor):
         group.add_command(command)

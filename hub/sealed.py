@@ -90,6 +90,7 @@ def open_objects(state: HubState, manifest: Manifest) -> list[OpenedDocument]:
     tmp_dir.mkdir(exist_ok=True)
     for position, obj in enumerate(manifest.objects):
         plain_sha, plain_size = expected[obj.name]
+        # no "is it there already?" first (a HEAD on S3): storing an object that exists is harmless
         _decrypt_into_store(state, obj.name, obj.sha256, plain_sha, plain_size, tmp_dir)
         opened.append(OpenedDocument(position, obj.name, obj.media_type, obj.sha256, plain_sha, plain_size))
     return opened

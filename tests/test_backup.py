@@ -9,8 +9,11 @@ from agent.sealing.at_rest import manifest_for_transport
 from agent.delivery.hub_client import HubClient
 from agent.sealing.seal import seal_all
 from agent.delivery.sync import sync_once
+from agent.context import AgentContext
+from agent.delivery.enrolment import enrol
 
-from .conftest import HubProcess, run_motcua
+from .conftest import SITE, HubProcess, run_motcua
+from .fixtures_servers import *  # noqa: F401,F403
 from .fixtures_servers import quick_dossier
 
 
@@ -76,7 +79,52 @@ def test_restore_refuses_to_overwrite_a_hub_or_use_a_damaged_backup(hub, agent, 
     assert not_a_backup.returncode == 1 and "backup.json" in not_a_backup.stderr
 
 
-def test_postgresql_hub_is_pointed_to_pg_dump(tmp_path: Path):
+def test_postgresql_hub_whose_database_is_unreachable_gets_a_clear_message(tmp_path: Path):
     result = run_motcua("hub", "backup", "--data", str(tmp_path / "hub"), str(tmp_path / "b"),
                         env={"MOTCUA_HUB_DATABASE_URL": "postgresql://motcua@db.invalid/motcua"})
-    assert result.returncode == 1 and "pg_dump" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "Cannot reach the hub's database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_postgresql_and_s3_hub_backup_restores_into_a_new_database_and_bucket(
+        tmp_path, pg_url, s3_url, postgres_server, s3_server, monkeypatch):
+    """pg_dump + object inventory while the hub serves; restore into a fresh database and bucket;
+    the restored hub knows every dossier, holds every object and signs with the same key."""
+    env = {"MOTCUA_HUB_DATABASE_URL": pg_url, "MOTCUA_HUB_OBJECT_STORE": s3_url}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    hub = HubProcess(tmp_path / "hub", extra_env=env).start()
+    agent = AgentContext.open(tmp_path / "desk")
+    try:
+        enrol(agent, hub.url, hub.token(), SITE)
+        dossiers = _committed(agent)
+        backup_dir = tmp_path / "backup"
+        made = run_motcua("hub", "backup", "--data", str(hub.data_dir), str(backup_dir), "--json", env=env)
+        assert made.returncode == 0, made.stderr
+        summary = json.loads(made.stdout)
+        assert summary["database"] == "postgresql" and summary["dossiers"] == 2 and summary["objects"] >= 2
+        assert len((backup_dir / "inventory.txt").read_text().split("\n")) == summary["objects"] + 1
+        hub.stop()
+
+        new_env = {"MOTCUA_HUB_DATABASE_URL": postgres_server.create_database(),
+                   "MOTCUA_HUB_OBJECT_STORE": s3_server.create_bucket(prefix="restored")}
+        restore = ["hub", "restore", "--data", str(tmp_path / "new"), str(backup_dir), "--json"]
+        restored = run_motcua(*restore, env=new_env)
+        assert restored.returncode == 0, restored.stderr
+        assert json.loads(restored.stdout)["restored_objects"] == summary["objects"]
+        again = run_motcua(*restore, env=new_env)  # the target now holds a hub: refused without --force
+        assert again.returncode == 1 and "already holds a hub" in again.stderr
+
+        new_hub = HubProcess(tmp_path / "new", extra_env=new_env).start()
+        try:
+            client = HubClient(new_hub.url, agent.device_key)
+            for dossier in dossiers:
+                stored = json.loads(agent.outbox.get(dossier.id).receipt)
+                assert client.commit(*manifest_for_transport(dossier.signed_manifest)) == stored
+            assert client.hello()["hub_key_id"] == agent.config.hub_key_id
+            client.close()
+        finally:
+            new_hub.stop()
+    finally:
+        agent.close()
+        hub.stop()

@@ -218,7 +218,8 @@ def test_unknown_uploads_leave_no_lock_files_and_long_ids_are_404(hub, agent):
             extra = {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
             response = signed(hub, agent, method, path, b"abc" if method == "PATCH" else b"", **extra)
             assert response.status_code == 404, (method, upload_id[:10], response.status_code, response.text[:200])
-    assert not [p for p in (hub.data_dir / "locks").iterdir()]
+    # (the janitor's own lock file, hub.janitor, is not an upload's)
+    assert not [p for p in (hub.data_dir / "locks").iterdir() if p.name != "janitor"]
 
 
 def test_interrupted_decryption_leftovers_are_removed_at_startup(hub):
@@ -351,8 +352,12 @@ def test_tus_delete_frees_space_on_a_full_disk(tmp_path, small_disk):
         refused(answer, 507, "insufficient_storage")
         # leave the database no room either: empty its write-ahead log, then fill what that freed
         conn = sqlite3.connect(hub.data_dir / "hub.db")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # the disk is already too full to move the log into the database: full either way
+        finally:
+            conn.close()
         filler = os.open(hub.data_dir / "filler", os.O_WRONLY | os.O_CREAT)
         try:
             while os.write(filler, b"\0" * 4096):

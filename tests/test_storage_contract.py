@@ -18,18 +18,12 @@ from hub.storage.metadata import SCHEMA_VERSION, IntegrityError
 from sync_protocol.errors import ObjectCorrupt
 
 from .fixtures_servers import *  # noqa: F401,F403
-
-BACKENDS = ["sqlite+files", "postgresql+s3"]
-
+from .fixtures_servers import BACKENDS, backend_config
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path: Path):
     """(config, open storage) for one backend; a second `open_storage(config)` is a second hub instance."""
-    if request.param == "sqlite+files":
-        config = HubConfig(data_dir=tmp_path / "hub")
-    else:
-        config = HubConfig(data_dir=tmp_path / "hub", database_url=request.getfixturevalue("pg_url"),
-                           object_store_url=request.getfixturevalue("s3_url"), database_pool_size=12)
+    config = backend_config(request.param, request, tmp_path / "hub")
     storage = open_storage(config)
     yield config, storage
     storage.close()
@@ -214,12 +208,31 @@ def test_s3_put_is_a_conditional_write(pg_url, s3_url, tmp_path):
         storage.close()
 
 
+def test_s3_server_refuses_bytes_that_do_not_match_their_sha256_checksum(s3_server, s3_url, tmp_path):
+    """The ChecksumSHA256 every put carries is checked by the object store itself (SeaweedFS here):
+    bytes damaged between hub and store are refused, not stored."""
+    import base64
+
+    from botocore.exceptions import ClientError
+
+    from hub.storage.s3 import S3Location
+
+    location = S3Location.parse(s3_url)
+    client = s3_server.client()
+    wrong = base64.b64encode(hashlib.sha256(b"what the hub hashed").digest()).decode()
+    with pytest.raises(ClientError) as refused:
+        client.put_object(Bucket=location.bucket, Key=f"{location.prefix}x", Body=b"what arrived", ChecksumSHA256=wrong)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    listed = client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix)
+    assert listed.get("KeyCount", 0) == 0
+
+
 # -- UploadStore ------------------------------------------------------------------------
 UPLOAD = "0123456789abcdef0123456789abcdef"
 
 
-def _staged(storage: Storage, upload_id: str = UPLOAD) -> bytes:
-    path = storage.uploads.stage_complete(upload_id)
+def _staged(storage: Storage, upload_id: str = UPLOAD, length: int | None = None) -> bytes:
+    path = storage.uploads.stage_complete(upload_id, length)
     try:
         return Path(path).read_bytes()
     finally:
@@ -232,6 +245,7 @@ def test_upload_appends_at_offsets_and_stages_the_whole(storage):
     storage.uploads.write_at(UPLOAD, 4, b"efgh")
     storage.uploads.write_at(UPLOAD, 8, b"ij")
     assert _staged(storage) == b"abcdefghij"
+    assert _staged(storage, length=10) == b"abcdefghij"  # knowing the length, S3 needs no LIST
 
 
 def test_upload_rewrite_discards_unacknowledged_bytes_beyond_the_offset(storage):
@@ -240,8 +254,29 @@ def test_upload_rewrite_discards_unacknowledged_bytes_beyond_the_offset(storage)
     storage.uploads.write_at(UPLOAD, 4, b"LOST-CHUNK")  # written, never acknowledged (crash)
     storage.uploads.write_at(UPLOAD, 4, b"ef")        # the client resends from the durable offset
     assert _staged(storage) == b"abcdef"
-    storage.uploads.write_at(UPLOAD, 5, b"Z")          # an offset inside a chunk keeps its head
-    assert _staged(storage) == b"abcdeZ"
+    storage.uploads.write_at(UPLOAD, 6, b"LOST-AGAIN")
+    storage.uploads.write_at(UPLOAD, 6, b"g")
+    assert _staged(storage) == _staged(storage, length=7) == b"abcdefg"
+
+
+def test_a_completion_cut_short_can_stage_again_and_never_changes_an_adopted_object(storage, tmp_path):
+    """Crash-proof completion (hub.upload_completion): the upload's bytes outlive an adopted
+    staging, and re-sending the last chunk afterwards leaves the stored object intact."""
+    data = b"head-" * 1000 + b"tail"
+    sha = hashlib.sha256(data).hexdigest()
+    storage.uploads.create(UPLOAD)
+    storage.uploads.write_at(UPLOAD, 0, data[:5000])
+    storage.uploads.write_at(UPLOAD, 5000, data[5000:])
+    storage.objects.adopt_file(storage.uploads.stage_complete(UPLOAD), sha)  # … and the hub dies here
+    storage.uploads.write_at(UPLOAD, 5000, data[5000:])  # the client re-sends its last chunk
+    assert _staged(storage) == data
+    staged = storage.uploads.stage_complete(UPLOAD)
+    storage.objects.adopt_file(staged, sha)  # already stored: harmless
+    storage.uploads.cleanup_staged(UPLOAD, staged)
+    storage.uploads.write_at(UPLOAD, 5000, b"XXXX")  # even a different last chunk …
+    assert storage.objects.verify(sha) == len(data)   # … never reaches the stored object
+    storage.uploads.delete(UPLOAD)
+    assert storage.objects.verify(sha) == len(data)
 
 
 def test_upload_delete_forgets_bytes_and_unknown_ids_are_harmless(storage):

@@ -31,8 +31,9 @@ _evidence_keys: dict[str, ec.EllipticCurvePrivateKey] = {}
 
 
 def evidence_key(state: HubState) -> ec.EllipticCurvePrivateKey:
-    """The hub's P-256 ECDH key that phones encrypt evidence to (motcua.enc-p256/1), made once per data dir."""
-    path = state.config.data_dir / "hub_p256.pem"
+    """The hub's P-256 ECDH key that phones encrypt evidence to (motcua.enc-p256/1): from
+    MOTCUA_HUB_EVIDENCE_KEY_FILE when several instances share it, else made once per data dir."""
+    path = state.config.evidence_key_path
     if str(path) not in _evidence_keys:
         _evidence_keys[str(path)] = load_or_create_hub_evidence_key(path)
     return _evidence_keys[str(path)]

@@ -10,6 +10,13 @@ Guarantees an implementation must give:
     never see each other's partial writes; writes are durable when it returns.
   * a uniqueness violation raises `IntegrityError` (this module's class) and
     rolls the transaction back.
+  * `transaction(lock=NAME)` first takes the named, transaction-scoped lock, so
+    transactions naming the same lock run one after another while others run
+    in parallel; `tx.lock(NAME)` takes one more later in the transaction. The
+    default, GLOBAL_LOCK, serialises with every other default transaction (the
+    simple choice for rare admin writes); NO_LOCK takes none. Take locks in one
+    order — the named lock, then AUDIT_LOCK last (hub.audit) — so none deadlock.
+    SQLite serialises every write transaction anyway (BEGIN IMMEDIATE).
   * `query`/`one`/`execute` outside a transaction run in autocommit;
     `execute_unsynced` too, without waiting for the disk (see its docstring).
 """
@@ -18,6 +25,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol, Sequence
 
+#: lock names for `MetadataDB.transaction(lock=…)` and `Tx.lock`
+GLOBAL_LOCK = "global"
+AUDIT_LOCK = "audit-tail"
+NO_LOCK = None
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -153,6 +164,16 @@ MIGRATIONS: dict[int, list[str]] = {
             version BIGINT PRIMARY KEY, document_hash TEXT NOT NULL, envelope TEXT NOT NULL,
             published_at BIGINT NOT NULL)""",
     ],
+    # multi-instance hub (issue 17): a finished upload keeps its row (tus HEAD still answers) with
+    # finished_at set until the janitor removes it; unfinished = finished_at IS NULL
+    10: [
+        "ALTER TABLE uploads ADD COLUMN finished_at BIGINT",
+        "CREATE INDEX uploads_finished ON uploads(finished_at)",
+        # audit entries of commits waiting to be hash-chained (hub.audit_queue)
+        """CREATE TABLE audit_pending (
+            pending_id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            dossier_id TEXT, detail TEXT NOT NULL)""",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the newest step; a database beyond it is refused
 
@@ -163,6 +184,15 @@ class IntegrityError(Exception):
 
 class Tx(Protocol):
     """Statements inside one transaction."""
+
+    def lock(self, name: str, *, counted: bool = True) -> None:
+        """Wait for the named lock; it is held until the transaction ends. `counted`: add the
+        wait to the request threads' lock-wait figure (hub.storage.stats)."""
+
+    def next_hub_sequence(self) -> int:
+        """A hub sequence number no other transaction gets. PostgreSQL: from a sequence, without
+        waiting for any lock — a transaction that rolls back leaves a gap. SQLite: MAX + 1 (the
+        only writer), gap-free."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -177,7 +207,7 @@ class Tx(Protocol):
 class MetadataDB(Tx, Protocol):
     """A SQL database for hub metadata (its own methods run in autocommit)."""
 
-    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+    def transaction(self, lock: str | None = GLOBAL_LOCK) -> contextlib.AbstractContextManager[Tx]:
         ...
 
     def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:

@@ -11,6 +11,7 @@ Guarantees an implementation must give:
   * `verify(sha256)` re-reads and re-hashes; returns the size or raises
     ObjectCorrupt (a missing object counts as corrupt).
   * objects are never modified in place.
+  * `ping()` returns quickly when the store can be reached (for /readyz), else raises.
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class ObjectStore(Protocol):
     def verify(self, sha256: str) -> int: ...
 
     def delete(self, sha256: str) -> bool: ...
+
+    def ping(self) -> None: ...
 
 
 class FileObjectStore:
@@ -76,3 +79,7 @@ class FileObjectStore:
 
     def delete(self, sha256: str) -> bool:
         return self.store.delete(sha256)
+
+    def ping(self) -> None:
+        if not self.store.root.is_dir():
+            raise FileNotFoundError("object directory is missing")

@@ -6,13 +6,19 @@ rows as dicts and turns unique/foreign-key violations into the interface's
 `IntegrityError` after rolling the transaction back.
 
 Concurrency, across threads *and* hub instances:
-  * every `transaction()` first takes one transaction-scoped advisory lock
-    (`pg_advisory_xact_lock`), so write transactions run one after another —
-    the same semantics as SQLite's `BEGIN IMMEDIATE`. Statements inside run at
-    READ COMMITTED after the lock is held, so they see every earlier commit
-    (e.g. `MAX(hub_sequence) + 1` cannot collide). The schema's constraints —
-    (dossier_id, version) primary key, UNIQUE hub_sequence, chain primary
-    key — stay the last line of defence and surface as `IntegrityError`.
+  * `transaction(lock=NAME)` first takes a transaction-scoped advisory lock
+    (`pg_advisory_xact_lock`) keyed by NAME, `tx.lock(NAME)` another one later;
+    transactions naming the same lock run one after another, the rest in
+    parallel. The default GLOBAL_LOCK gives SQLite's `BEGIN IMMEDIATE`
+    semantics to rare admin writes; the commit path locks only the device's
+    chain and, for its last statements, the audit tail (hub.commits). Statements
+    run at READ COMMITTED, so after a lock is held they see every commit made
+    under it (e.g. `MAX(hub_sequence) + 1` under the audit-tail lock cannot
+    collide). The schema's constraints — (dossier_id, version) primary key,
+    UNIQUE hub_sequence, chain primary key — stay the last line of defence and
+    surface as `IntegrityError`.
+  * time spent waiting for locks and for pooled connections is added to
+    hub.storage.stats.STATS (for /metrics and bench_load).
   * migrations run under a session advisory lock, so instances that start at
     the same moment do not race to create tables.
 Connections come from a psycopg_pool pool in autocommit mode.
@@ -22,13 +28,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from typing import Any, Iterator, Sequence
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .metadata import IntegrityError, Tx, migrate
+from .metadata import GLOBAL_LOCK, IntegrityError, Tx, migrate
+from .pg_locks import lock_key
+from .stats import STATS
 
 log = logging.getLogger("motcua.hub.storage.postgres")
 
@@ -37,6 +46,8 @@ WRITE_LOCK_KEY = 0x6D63_0001
 MIGRATION_LOCK_KEY = 0x6D63_0002
 
 _PLACEHOLDER = re.compile(r"\?")
+#: hub sequence numbers on PostgreSQL (SQLite has no sequences: see MetadataDB.next_hub_sequence)
+HUB_SEQUENCE = "motcua_hub_sequence"
 
 
 def translate(sql: str) -> str:
@@ -52,6 +63,22 @@ def redact_url(url: str) -> str:
 class _PgTx:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
+
+    def lock(self, name: str, *, counted: bool = True) -> None:
+        # Try first: only a lock someone else holds costs a second round trip, and only that
+        # wait counts as lock wait in STATS (not the round trip every lock costs).
+        key = WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name)
+        if self.conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (key,)).fetchone()["ok"]:
+            if counted:
+                STATS.waited_for_lock(0.0)
+            return
+        started = time.perf_counter()
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        if counted:
+            STATS.waited_for_lock(time.perf_counter() - started)
+
+    def next_hub_sequence(self) -> int:
+        return int(self.conn.execute(f"SELECT nextval('{HUB_SEQUENCE}') AS n").fetchone()["n"])
 
     def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
         try:
@@ -69,8 +96,20 @@ class _PgTx:
         return self._run(sql, params).fetchone()
 
 
+def _ensure_hub_sequence(conn: psycopg.Connection) -> None:
+    """Create the hub sequence once, starting after the highest number already issued (a hub
+    that ran before the sequence existed took MAX + 1 under a global lock)."""
+    if conn.execute("SELECT to_regclass(%s) AS r", (HUB_SEQUENCE,)).fetchone()["r"] is not None:
+        return
+    conn.execute(f"CREATE SEQUENCE {HUB_SEQUENCE} START 1")
+    conn.execute(f"SELECT setval('{HUB_SEQUENCE}', (SELECT COALESCE(MAX(hub_sequence), 0) + 1 FROM dossiers), false)")
+
+
 class PostgresDB:
     """MetadataDB on one PostgreSQL database, shared by any number of hub instances."""
+
+    #: commits queue their audit entries for the chain (hub.audit_queue) instead of locking its tail
+    defers_audit = True
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 20, timeout: float = 30.0):
         self.url = url
@@ -87,7 +126,9 @@ class PostgresDB:
                 conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
                 try:
                     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                    self.migrated_from = self.schema_version()  # for `motcua hub migrate`
                     migrate(self)
+                    _ensure_hub_sequence(conn)
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
         except BaseException:
@@ -96,29 +137,43 @@ class PostgresDB:
         log.info("postgres_open url=%s", redact_url(url))
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        started = time.perf_counter()
         with self.pool.connection() as conn:
+            STATS.waited_for_pool(time.perf_counter() - started)
+            yield conn
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = GLOBAL_LOCK) -> Iterator[Tx]:
+        STATS.transaction()
+        with self._connection() as conn:
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                yield _PgTx(conn)
+                tx = _PgTx(conn)
+                if lock is not None:
+                    tx.lock(lock)
+                yield tx
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             return _PgTx(conn).execute(sql, params)
 
     def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
         # synchronous_commit=off for this transaction only: WAL flushed by the next ordinary commit
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             with conn.transaction():
                 conn.execute("SET LOCAL synchronous_commit TO OFF")
                 return _PgTx(conn).execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             return _PgTx(conn).query(sql, params)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        with self.pool.connection() as conn:
+        STATS.transaction()
+        with self._connection() as conn:
             return _PgTx(conn).one(sql, params)
 
     def schema_version(self) -> int:

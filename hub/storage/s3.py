@@ -15,12 +15,15 @@ the key is the hash of the content. Each put also carries the sha256 checksum
 
 Uploads: S3 objects cannot be appended to, and multipart parts must be ≥ 5 MB
 while tus chunks are 256 KB, so each acknowledged chunk is its own object
-`PREFIX/uploads/<upload id>/<offset:016d>`. `write_at(offset)` deletes chunks
-starting beyond `offset` (and shortens one that straddles it), then writes the
-new chunk; a chunk re-sent after a lost acknowledgement overwrites the object
-at the same key. `stage_complete` concatenates the chunks that tile the upload
-from byte 0 into a local temporary file, which the hub hashes and hands to the
-object store, then removes. Any instance can continue any upload.
+`PREFIX/uploads/<upload id>/<offset:016d>`. `write_at(offset)` writes the chunk
+at its start offset, without listing: a chunk re-sent after a lost
+acknowledgement overwrites the object at the same key. `stage_complete` lists
+once and concatenates the chunks that tile the upload from byte 0 (following
+start = previous end, so a stale unacknowledged chunk is never used) into a
+local temporary file, which the hub hashes and hands to the object store; the
+chunks stay until `delete`, so a completion cut short can run again. Any
+instance can continue any upload. Every request is counted in
+hub.storage.stats.STATS by operation.
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ from botocore.exceptions import ClientError
 
 from sync_protocol.errors import ObjectCorrupt
 
-from .uploads import _UPLOAD_ID
+from .stats import STATS
+from .uploads import _UPLOAD_ID, _old_files
 
 log = logging.getLogger("motcua.hub.storage.s3")
 _BLOCK = 1 << 20
@@ -68,9 +72,15 @@ def make_client(location: S3Location) -> Any:
     """A thread-safe boto3 S3 client for `location` (path-style addressing works with MinIO/moto)."""
     config = Config(max_pool_connections=64, retries={"max_attempts": 5, "mode": "standard"},
                     s3={"addressing_style": "path"}, connect_timeout=10, read_timeout=60)
-    return boto3.session.Session().client("s3", endpoint_url=location.endpoint,
-                                          region_name=location.region or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-                                          config=config)
+    client = boto3.session.Session().client("s3", endpoint_url=location.endpoint,
+                                            region_name=location.region or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                                            config=config)
+    client.meta.events.register("before-send.s3", _count_request)
+    return client
+
+
+def _count_request(request: Any = None, **kwargs: Any) -> None:
+    STATS.object_request(str(kwargs.get("event_name", "")).rsplit(".", 1)[-1] or "unknown")
 
 
 def _code(exc: ClientError) -> str:
@@ -150,10 +160,14 @@ class S3ObjectStore:
             raise
 
     def open(self, sha256: str) -> BinaryIO:
-        """A seekable local copy of the object (spooled to disk beyond 8 MB)."""
+        """A seekable local copy of the object (spooled to disk beyond 8 MB).
+
+        One GET streamed into the spool — not download_fileobj, which adds a HEAD first."""
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
         try:
-            self.client.download_fileobj(self.location.bucket, self._key(sha256), spool)
+            body = self.client.get_object(Bucket=self.location.bucket, Key=self._key(sha256))["Body"]
+            for block in body.iter_chunks(_BLOCK):
+                spool.write(block)
         except ClientError as exc:
             spool.close()
             if _missing(exc):
@@ -182,15 +196,23 @@ class S3ObjectStore:
         self.client.delete_object(Bucket=self.location.bucket, Key=self._key(sha256))
         return existed
 
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.location.bucket)
+
     def __iter__(self) -> Iterator[str]:
         for key, _ in _list(self.client, self.location.bucket, f"{self.location.prefix}objects/"):
             yield key.rsplit("/", 1)[-1]
 
 
 def _list(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+    for key, size, _ in _list_dated(client, bucket, prefix):
+        yield key, size
+
+
+def _list_dated(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int, float]]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            yield item["Key"], int(item["Size"])
+            yield item["Key"], int(item["Size"]), item["LastModified"].timestamp()
 
 
 class S3UploadStore:
@@ -198,6 +220,7 @@ class S3UploadStore:
 
     def __init__(self, client: Any, location: S3Location, staging_dir: Path):
         self.client, self.location = client, location
+        self._staged_keys: dict[str, list[str]] = {}  # upload id -> chunk keys of its last staging
         self.staging_dir = Path(staging_dir)
         self.staging_dir.mkdir(parents=True, exist_ok=True)
 
@@ -216,36 +239,79 @@ class S3UploadStore:
         self._prefix(upload_id)  # validates the id; chunks appear with the first write
 
     def write_at(self, upload_id: str, offset: int, data: bytes) -> None:
-        bucket = self.location.bucket
-        for start, key, size in self._chunks(upload_id):
-            if start > offset or (start == offset and not data):
-                self.client.delete_object(Bucket=bucket, Key=key)
-            elif start < offset < start + size:  # keep only the acknowledged head of a straddling chunk
-                head = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{offset - start - 1}")
-                self.client.put_object(Bucket=bucket, Key=key, Body=head["Body"].read())
+        # No LIST here (it was 1 of ~3 per dossier): the database offset only ever moves to the end
+        # of a chunk, so every chunk starts where an acknowledged one ended and a chunk re-sent
+        # after a crash or a lost answer overwrites the unacknowledged one at the same key.
+        # A stale object beyond the offset can only be such an unacknowledged chunk, and
+        # stage_complete ignores what does not tile the upload from byte 0.
         if data:
-            self.client.put_object(Bucket=bucket, Key=f"{self._prefix(upload_id)}{offset:016d}", Body=data,
+            self.client.put_object(Bucket=self.location.bucket, Key=f"{self._prefix(upload_id)}{offset:016d}",
+                                   Body=data,
                                    ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"))
 
-    def stage_complete(self, upload_id: str) -> Path:
+    def stage_complete(self, upload_id: str, length: int | None = None) -> Path:
+        """Concatenate the chunks that tile the upload from byte 0. With `length` known, no LIST:
+        each chunk's key is where the previous one ended (one GET per chunk)."""
         handle = tempfile.NamedTemporaryFile(dir=self.staging_dir, prefix=f"{upload_id}-", delete=False)
+        keys: list[str] = []
         with handle:
-            expected = 0
-            for start, key, size in self._chunks(upload_id):
-                if start != expected:
-                    break  # a gap: the hash check that follows refuses the upload
-                body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
-                for block in body.iter_chunks(_BLOCK):  # not download_fileobj: it seeks to absolute offsets
-                    handle.write(block)
-                expected = start + size
+            if length is None:
+                expected = 0
+                for start, key, size in self._chunks(upload_id):
+                    if start != expected:
+                        break  # a gap: the hash check that follows refuses the upload
+                    self._copy_chunk(key, handle)
+                    keys.append(key)
+                    expected = start + size
+            else:
+                offset = 0
+                while offset < length:
+                    key = f"{self._prefix(upload_id)}{offset:016d}"
+                    copied = self._copy_chunk(key, handle)
+                    if not copied:
+                        break  # missing: the hash check that follows refuses the upload
+                    keys.append(key)
+                    offset += copied
             handle.flush()
             os.fsync(handle.fileno())
+        self._staged_keys[upload_id] = keys
         return Path(handle.name)
+
+    def _copy_chunk(self, key: str, handle: Any) -> int:
+        """Append one chunk object to `handle`; its size (0 if it does not exist)."""
+        try:
+            body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if _missing(exc):
+                return 0
+            raise
+        size = 0
+        for block in body.iter_chunks(_BLOCK):  # not download_fileobj: it seeks to absolute offsets
+            handle.write(block)
+            size += len(block)
+        return size
 
     def cleanup_staged(self, upload_id: str, path: Path) -> None:
         Path(path).unlink(missing_ok=True)
 
+    def stored_uploads(self) -> dict[str, float]:
+        """Upload id -> when its newest chunk was written (for the janitor; one LIST of all uploads)."""
+        newest: dict[str, float] = {}
+        root = f"{self.location.prefix}uploads/"
+        for key, _, modified in _list_dated(self.client, self.location.bucket, root):
+            upload_id = key[len(root):].split("/", 1)[0]
+            if _UPLOAD_ID.match(upload_id):
+                newest[upload_id] = max(modified, newest.get(upload_id, 0.0))
+        return newest
+
+    def stale_staging(self, older_than: float) -> list[Path]:
+        return _old_files(self.staging_dir, older_than)
+
     def delete(self, upload_id: str) -> None:
-        keys = [{"Key": key} for _, key, _ in self._chunks(upload_id)]
+        # Right after a completion the staged keys are known: no LIST. Anything else (a stale
+        # chunk) is an orphan for hub.janitor, which lists.
+        staged = self._staged_keys.pop(upload_id, None)
+        keys = [{"Key": key} for key in staged] if staged is not None else \
+            [{"Key": key} for _, key, _ in self._chunks(upload_id)]
         for i in range(0, len(keys), 1000):
             self.client.delete_objects(Bucket=self.location.bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})

@@ -12,12 +12,19 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .metadata import IntegrityError, Tx, migrate
+from .metadata import GLOBAL_LOCK, IntegrityError, Tx, migrate
+from .stats import STATS
 
 
 class _SQLiteTx:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+
+    def lock(self, name: str, *, counted: bool = True) -> None:
+        """BEGIN IMMEDIATE already made this transaction the only writer."""
+
+    def next_hub_sequence(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(hub_sequence), 0) + 1 FROM dossiers").fetchone()[0])
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
@@ -39,6 +46,7 @@ class SQLiteDB:
         self._local = threading.local()
         with self._conn_tx() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        self.migrated_from = self.schema_version()  # for `motcua hub migrate`
         migrate(self)
 
     def _connection(self) -> sqlite3.Connection:
@@ -64,16 +72,19 @@ class SQLiteDB:
         conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, lock: str | None = GLOBAL_LOCK) -> Iterator[Tx]:
+        STATS.transaction()
         with self._conn_tx() as conn:
             yield _SQLiteTx(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        STATS.transaction()
         return _SQLiteTx(self._connection()).execute(sql, params)
 
     def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
         # WAL + synchronous=NORMAL: the commit is appended to the WAL without an fsync; the
         # next FULL commit's fsync of the (append-only) WAL makes it durable too.
+        STATS.transaction()
         conn = self._connection()
         conn.execute("PRAGMA synchronous=NORMAL")
         try:
@@ -82,9 +93,11 @@ class SQLiteDB:
             conn.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        STATS.transaction()
         return _SQLiteTx(self._connection()).query(sql, params)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        STATS.transaction()
         return _SQLiteTx(self._connection()).one(sql, params)
 
     def schema_version(self) -> int:
