@@ -47,8 +47,15 @@ def hub() -> None:
               envvar="MOTCUA_HUB_TLS_KEY", help="Private key of --tls-cert (PEM).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="MOTCUA_HUB_WORKERS",
               help="Worker processes (about one per core); they share the database, objects and upload locks.")
+@click.option("--keep-alive-timeout", default=5, show_default=True, type=click.IntRange(1, 300),
+              help="Seconds an idle connection is kept open between requests.")
+@click.option("--no-progress-timeout", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Drop a connection on which the client neither sent nor acknowledged a byte for this long.")
+@click.option("--shutdown-timeout", default=10, show_default=True, type=click.IntRange(1, 600),
+              help="On SIGTERM, seconds to let requests finish before connections are cut and the hub exits.")
 def serve(data: Path, host: str, port: int, log_level: str, database_url: str | None, object_store: str | None,
-          tls_cert: Path | None, tls_key: Path | None, workers: int) -> None:
+          tls_cert: Path | None, tls_key: Path | None, workers: int, keep_alive_timeout: int,
+          no_progress_timeout: float, shutdown_timeout: int) -> None:
     """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470
 
     Several instances may serve one province behind a load balancer when they share
@@ -61,10 +68,15 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert và --tls-key phải đi cùng nhau / --tls-cert and --tls-key go together")
-    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    options: dict = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    from .connections import NO_PROGRESS_ENV, WatchedHttpProtocol
+
+    os.environ[NO_PROGRESS_ENV] = str(no_progress_timeout)  # read by every worker (hub.connections)
+    options.update(http=WatchedHttpProtocol, timeout_keep_alive=keep_alive_timeout,  # type: ignore[dict-item]
+               timeout_graceful_shutdown=shutdown_timeout, server_header=False)
     config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **tls)
+        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False, **options)
         return
     from .state import HubState
 
@@ -73,7 +85,7 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     os.environ.update({"MOTCUA_HUB_DATA": str(data), "MOTCUA_HUB_DATABASE_URL": database_url or "",
                        "MOTCUA_HUB_OBJECT_STORE": object_store or ""})
     uvicorn.run("hub.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level=log_level,
-                access_log=False, **tls)
+                access_log=False, **options)
 
 
 @hub.command("token")
