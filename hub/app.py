@@ -28,7 +28,8 @@ from . import commits, delivery_proofs, enrolment, uploads
 from . import feed as status_feed
 from .auth import Device, authenticate
 from .config import HubConfig
-from .errors import BadRequest, HubError, InsufficientStorage, NotFound, TooLarge
+from .errors import (BadRequest, HubError, InsufficientStorage, NotFound, PreconditionFailed, TooLarge,
+                     UnsupportedMediaType)
 from .metrics import install_metrics
 from .state import HubState
 
@@ -115,8 +116,9 @@ def create_app(config: HubConfig) -> FastAPI:
 
     def require_tus(request: Request) -> None:
         if request.headers.get("tus-resumable") != TUS_VERSION:
-            raise HubError(f"Tus-Resumable: {TUS_VERSION} is required", f"Cần tiêu đề Tus-Resumable: {TUS_VERSION}",
-                           code="tus_version", headers={"Tus-Version": TUS_VERSION})
+            raise PreconditionFailed(f"Tus-Resumable: {TUS_VERSION} is required",
+                                     f"Cần tiêu đề Tus-Resumable: {TUS_VERSION}", code="tus_version",
+                                     headers={"Tus-Version": TUS_VERSION})
 
     def tus_headers(**extra: str) -> dict[str, str]:
         return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
@@ -169,8 +171,8 @@ def create_app(config: HubConfig) -> FastAPI:
     async def tus_patch(upload_id: str, request: Request) -> Response:
         require_tus(request)
         if request.headers.get("content-type") != "application/offset+octet-stream":
-            raise HubError("Content-Type must be application/offset+octet-stream",
-                           "Content-Type phải là application/offset+octet-stream", code="content_type")
+            raise UnsupportedMediaType("Content-Type must be application/offset+octet-stream",
+                                       "Content-Type phải là application/offset+octet-stream", code="content_type")
         offset_header = request.headers.get("upload-offset", "")
         if not offset_header.isdigit():
             raise BadRequest("Upload-Offset header is required", "Thiếu tiêu đề Upload-Offset")
