@@ -59,7 +59,7 @@ class AgentContext:
         if self._hub is None:
             self.config.require_enrolled()
             self._hub = HubClient(self.config.hub_url, self.device_key, timeout=self.config.settings.timeout,
-                                  verify=self.config.ca_bundle or True, pin_sha256=self.config.hub_cert_sha256 or None)
+                                  stall_seconds=self.config.settings.stall_seconds, verify=self.config.ca_bundle or True, pin_sha256=self.config.hub_cert_sha256 or None)
         return self._hub
 
     def close(self) -> None:

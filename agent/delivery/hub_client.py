@@ -18,7 +18,15 @@ from sync_protocol.errors import UploadError, UploadGone, UploadRejected, Upload
 from sync_protocol.request_signing import DeviceAuth
 from sync_protocol.tus_client import TusClient, UploadReport
 
+from agent.delivery.watchdog import StallWatchdog, WatchedAdapter
+
 log = logging.getLogger("motcua.agent.hub")
+#: stuck chunks recovered in a row before an upload gives the link back to the sync loop's backoff
+RECOVERIES = 5
+
+
+def _unsigned(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _json_error(response: requests.Response) -> tuple[str, str, str]:
@@ -50,16 +58,16 @@ def raise_for_hub(response: requests.Response, what: str) -> None:
                          f"Hub refused ({status}) during {what}: {reason}", code)
 
 
-class PinnedTLSAdapter(requests.adapters.HTTPAdapter):
+class PinnedTLSAdapter(WatchedAdapter):
     """HTTPS that also insists on one hub certificate (sha256 of its DER bytes).
 
     The chain is still verified against the CA bundle; the pin replaces the host
     name check, so a hub reached by IP address on a commune LAN still verifies.
     """
 
-    def __init__(self, fingerprint_sha256: str):
+    def __init__(self, fingerprint_sha256: str, watchdog: StallWatchdog | None = None, **kwargs: Any):
         self.fingerprint = fingerprint_sha256.replace(":", "").lower()
-        super().__init__()
+        super().__init__(watchdog, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["assert_fingerprint"] = self.fingerprint
@@ -73,6 +81,15 @@ class _HubSession(requests.Session):
     which would silently replace the desk's pinned CA with the system's.
     """
 
+    watchdog: StallWatchdog | None = None
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        # the whole exchange, answer body included (read here unless stream=True), is watched
+        if self.watchdog is None:
+            return super().send(request, **kwargs)
+        with self.watchdog.watching():
+            return super().send(request, **kwargs)
+
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True:
@@ -84,13 +101,19 @@ class HubClient:
     """Signed requests to one hub."""
 
     def __init__(self, base_url: str, device_key: Ed25519PrivateKey | None, *, timeout: float = 30.0,
-                 verify: bool | str = True, pin_sha256: str | None = None):
+                 verify: bool | str = True, pin_sha256: str | None = None, stall_seconds: float = 3.0):
         self.base_url = base_url.rstrip("/")
         self.session = _HubSession()
         self.session.verify = verify
-        if pin_sha256:
-            self.session.mount("https://", PinnedTLSAdapter(pin_sha256))
-        self.session.headers["User-Agent"] = "motcua-agent/0.1"
+        self.watchdog = StallWatchdog(self._probe, stall_seconds=stall_seconds) if stall_seconds > 0 else None
+        self.session.watchdog = self.watchdog
+        # the kernel gives up on a connection whose data goes unacknowledged for longer than a request may take
+        user_timeout = max(10.0, float(timeout))
+        self.session.mount("http://", WatchedAdapter(self.watchdog, user_timeout))
+        self.session.mount("https://", PinnedTLSAdapter(pin_sha256, self.watchdog, user_timeout_seconds=user_timeout)
+                           if pin_sha256 else WatchedAdapter(self.watchdog, user_timeout))
+        # headers every request would carry for nothing (HTTP/1.1 keeps connections alive; no compressed answers)
+        self.session.headers = requests.structures.CaseInsensitiveDict({"User-Agent": "motcua-agent/0.1"})
         if device_key is not None:
             self.session.auth = DeviceAuth(device_key)
         self.timeout = timeout
@@ -98,6 +121,14 @@ class HubClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def _probe(self, timeout: float = 2.0) -> bool:
+        """The unauthenticated hello, unsigned, on the session's pool (its fresh connection then serves the retry)."""
+        try:
+            response = self.session.get(self.url("/v1/hello"), timeout=timeout, auth=_unsigned)
+            return response.status_code == 200
+        except requests.RequestException:
+            return False
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -110,7 +141,14 @@ class HubClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
             offset_before = getattr(self.session.auth, "clock_offset", None)
-            response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+            try:
+                response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+            except requests.ConnectionError:
+                if not self.recovered():
+                    raise
+                # abandoned by the watchdog while the hub answered: every device request is idempotent
+                # or offset-checked, so once more on a fresh connection
+                response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
             if response.status_code == 401 and (_json_error(response)[0] == "clock_skew" or getattr(
                     self.session.auth, "clock_offset", None) != offset_before):
                 # DeviceAuth has just learned the hub's clock from Date (HEAD answers carry no
@@ -174,11 +212,23 @@ class HubClient:
     def create_upload(self, length: int, sha256: str, name: str) -> str:
         return self._tus(lambda: self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name}))
 
+    def recovered(self) -> bool:
+        """This thread's last request was abandoned as stuck while the hub answered a probe: retry at once."""
+        return self.watchdog is not None and self.watchdog.recovered()
+
     def upload(self, url: str, stream: BinaryIO, length: int, chunk_size: int | Callable[[], int],
                on_progress: Callable[[int, int], None] | None = None,
                known_offset: int | None = None) -> UploadReport:
         """Resume `url` from the hub's durable offset (asked with HEAD unless `known_offset`).
-        Raises UploadGone if the hub forgot it."""
+        Raises UploadGone if the hub forgot it. A chunk stuck on a dead connection while the hub answers
+        is sent again at once on a new one (after a HEAD), up to RECOVERIES times in a row."""
+        for _ in range(RECOVERIES):
+            try:
+                return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
+            except HubUnreachable:
+                if not self.recovered():
+                    raise
+                known_offset = None  # the stuck chunk may or may not have landed: ask
         return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
 
     def _tus(self, call: Callable[[], Any]) -> Any:
