@@ -27,7 +27,7 @@ from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import format_utc
 
-from . import audit
+from . import audit, clock_checks
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
 from .state import HubState
@@ -126,6 +126,7 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                 audit.record(tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
                              sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
                              objects=len(opened))
+                time_flags = clock_checks.record_flags(tx, state.now(), device.device_id, manifest, hub_sequence)
             break
         except IntegrityError:
             continue
@@ -139,6 +140,9 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
         raise Conflict("commit kept conflicting with concurrent commits; retry", "Xung đột khi ghi nhận; thử lại")
     log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,
              manifest.sequence, hub_sequence)
+    if time_flags:
+        log.warning("manifest_time_flagged dossier=%s device=%s flags=%s", manifest.dossier_id, device.device_id,
+                    ",".join(time_flags))
     return signed, True
 
 

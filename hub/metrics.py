@@ -26,6 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import clock_checks
+
 log = logging.getLogger("motcua.hub.metrics")
 
 _ROUTES = [
@@ -111,6 +113,7 @@ class DatabaseCollector(Collector):
                 commits.add_metric([r["site"]], at)
         yield commits
         yield from self._lag(db)
+        yield clock_checks.flag_gauge(db)
 
     def _lag(self, db: Any) -> Iterator[GaugeMetricFamily]:
         """Queue lag of the most recent commits: hub receipt time minus desk reception time."""

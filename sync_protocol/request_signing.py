@@ -29,6 +29,7 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .clock import ClockOffset, measure
 from .errors import RequestAuthError
 from .keys import key_id as compute_key_id
 
@@ -159,12 +160,15 @@ class DeviceAuth(requests.auth.AuthBase):
 
     It learns the offset between the device clock and the hub clock from each
     response's `Date` header, so a desk PC whose clock is hours wrong still
-    produces signatures the hub accepts.
+    produces signatures the hub accepts; each measurement (with its uncertainty,
+    sync_protocol.clock) also goes to `on_measure`, e.g. to stamp legal times.
     """
 
-    def __init__(self, private_key: Ed25519PrivateKey, clock_offset: float = 0.0):
+    def __init__(self, private_key: Ed25519PrivateKey, clock_offset: float = 0.0,
+                 on_measure: Callable[[ClockOffset], None] | None = None):
         self.private_key = private_key
         self.clock_offset = clock_offset
+        self.on_measure = on_measure
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = request.body or b""
@@ -183,7 +187,10 @@ class DeviceAuth(requests.auth.AuthBase):
             hub_time = parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError):
             return
+        answered = time.time()
         # Date has 1 s resolution; ignore sub-second noise.
-        offset = hub_time - time.time()
+        offset = hub_time - answered
         if abs(offset - self.clock_offset) > 2:
             self.clock_offset = offset
+        if self.on_measure is not None:
+            self.on_measure(measure(hub_time, answered - response.elapsed.total_seconds(), answered))

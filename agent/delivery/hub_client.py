@@ -14,6 +14,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from sync_protocol.clock import ClockOffset
 from sync_protocol.errors import UploadError, UploadGone, UploadRejected, UploadTransportError
 from sync_protocol.request_signing import DeviceAuth
 from sync_protocol.tus_client import TusClient, UploadReport
@@ -101,7 +102,8 @@ class HubClient:
     """Signed requests to one hub."""
 
     def __init__(self, base_url: str, device_key: Ed25519PrivateKey | None, *, timeout: float = 30.0,
-                 verify: bool | str = True, pin_sha256: str | None = None, stall_seconds: float = 3.0):
+                 verify: bool | str = True, pin_sha256: str | None = None, stall_seconds: float = 3.0,
+                 clock_offset: float = 0.0, on_clock: Callable[[ClockOffset], None] | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = _HubSession()
         self.session.verify = verify
@@ -115,7 +117,7 @@ class HubClient:
         # headers every request would carry for nothing (HTTP/1.1 keeps connections alive; no compressed answers)
         self.session.headers = requests.structures.CaseInsensitiveDict({"User-Agent": "motcua-agent/0.1"})
         if device_key is not None:
-            self.session.auth = DeviceAuth(device_key)
+            self.session.auth = DeviceAuth(device_key, clock_offset, on_measure=on_clock)
         self.timeout = timeout
         self.tus = TusClient(self.session, timeout=timeout)
 

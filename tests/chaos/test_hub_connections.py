@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from .netns import available
-from .netns import Link, _run
+from .netns import Link, _run, available
 from .procs import NsHub
 
 OK, WHY = available()
