@@ -1,6 +1,9 @@
 """Benchmark: motcua vs a naive uploader over a shaped, lossy, cut veth link (needs root).
 
     .venv/bin/python bench/bench_link.py --dossiers 1000 --size-kb 60 --rate 2000 --loss 0.01 --cut-every 30
+    .venv/bin/python bench/bench_link.py --grid --cells 64:0.02:15:30 --seconds 120 --size-kb 200
+
+`--grid` runs the stall grid instead (cuts that outlast TCP's back-off; see bench/link_grid.py).
 
 For each scenario the same dossiers go (1) through `motcua run` (tus resume,
 adaptive chunks, probe-driven reconnect) and (2) through a naive baseline —
@@ -49,7 +52,11 @@ def serve_hub(data: str, host: str, port: int) -> None:
             os.fsync(out.fileno())
         return {"ok": True, "bytes": len(body)}
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    from hub.connections import WatchedHttpProtocol
+
+    # the same connection limits as `motcua hub serve`
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http=WatchedHttpProtocol,
+                timeout_graceful_shutdown=10, server_header=False)
 
 
 def naive_client(url: str, files_dir: str, timeout: float, max_backoff: float) -> None:
@@ -188,6 +195,10 @@ def main() -> None:
                              "stall: connections survive and resume when the link is back")
     parser.add_argument("--max-backoff", type=float, default=10)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--grid", action="store_true",
+                        help="the stall grid (bench/link_grid.py): cells of rate:loss:cut:period, both clients")
+    parser.add_argument("--cells", default="", help="grid cells, e.g. 64:0.02:15:30,256:0.01:5:20 (default: all 108)")
+    parser.add_argument("--seconds", type=float, default=120, help="grid: seconds per cell and client")
     args = parser.parse_args()
     if args.serve_hub:
         serve_hub(args.serve_hub[0], args.serve_hub[1], int(args.serve_hub[2]))
@@ -203,7 +214,13 @@ def main() -> None:
     import tempfile
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-link-"))
-    print(f"link {args.rate} kbit/s loss {args.loss:.1%} cut ({args.cut_kind}) every {args.cut_every or '-'} s "
+    if args.grid:
+        from bench.link_grid import Cell, all_cells, run_grid
+
+        cells = [Cell.parse(c) for c in args.cells.split(",") if c.strip()] or all_cells()
+        run_grid(cells, args.seconds, args.size_kb, work, str(Path(__file__).resolve()))
+        return
+    print(f"load average {os.getloadavg()[0]:.2f}; link {args.rate} kbit/s loss {args.loss:.1%} cut ({args.cut_kind}) every {args.cut_every or '-'} s "
           f"for {args.down_for} s; "
           f"{args.dossiers} dossiers x {args.size_kb} KiB")
     results = {}
