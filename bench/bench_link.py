@@ -105,31 +105,18 @@ def _cutter(link, every: float, down_for: float, stop: threading.Event, ttfb: li
 def run_scenario(args: argparse.Namespace, client: str, workdir: Path, deadline: float | None = None) -> dict:
     """Send the dossiers with one client; the naive one is stopped after `deadline` seconds
     (on a link cut more often than one dossier takes to send it may never finish)."""
-    from tests.chaos.dossiers import make_dossier
+    from bench.link_grid import queue_workload, start_bench_hub
     from tests.chaos.netns import Link
-    from tests.chaos.procs import NsAgent, NsHub
-    from agent.context import AgentContext
+    from tests.chaos.procs import NsAgent
 
     workdir.mkdir(parents=True)
     with Link(rate_kbit=args.rate, loss=args.loss) as link:
-        hub = NsHub(link, workdir / "hub")
-        log = open(workdir / "hub.log", "ab")
-        hub.proc = subprocess.Popen(link.wrap(link.hub_ns, [sys.executable, __file__, "--serve-hub", str(hub.data_dir),
-                                                            link.hub_ip, str(hub.port)]), stdout=log, stderr=log)
-        time.sleep(3)
+        hub = start_bench_hub(link, workdir, __file__)
         agent = NsAgent(link, workdir / "agent")
         agent.enrol(hub, timeout=10, max_backoff=args.max_backoff, idle_interval=1, probe_interval=1,
                     reconnect_jitter=0.5)
-        ctx = AgentContext.open(agent.home)
-        made = [make_dossier(ctx, args.size_kb * 1024, due_at=f"2030-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z")
-                for i in range(args.dossiers)]
-        payload = sum(doc.size for d in made for doc in ctx.outbox.documents(d.id))
         files = workdir / "files"
-        files.mkdir()
-        for d in made:
-            [doc] = ctx.outbox.documents(d.id)
-            (files / d.id).write_bytes(ctx.outbox.blobs.path(doc.sha256).read_bytes())
-        ctx.close()
+        payload = sum(queue_workload(agent.home, args.dossiers, args.size_kb, files))
         stop, ttfb, cuts = threading.Event(), [], []
         start_counters = link.counters()
         started = time.monotonic()

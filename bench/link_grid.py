@@ -108,32 +108,51 @@ def _durable_motcua(hub) -> int:
     return int(done) + int(partial)
 
 
-def run_cell(cell: Cell, client: str, workdir: Path, seconds: float, size_kb: int, bench_file: str) -> dict:
+def start_bench_hub(link, workdir: Path, bench_file: str):  # type: ignore[no-untyped-def]
+    """The hub of `bench_link.py --serve-hub` (the real app plus the naive endpoint) in the hub namespace."""
+    from tests.chaos.procs import NsHub
+
+    hub = NsHub(link, workdir / "hub")
+    log = open(workdir / "hub.log", "ab")
+    hub.proc = subprocess.Popen(link.wrap(link.hub_ns, [sys.executable, bench_file, "--serve-hub",
+                                                        str(hub.data_dir), link.hub_ip, str(hub.port)]),
+                                stdout=log, stderr=log)
+    time.sleep(3)
+    return hub
+
+
+def queue_workload(home: Path, count: int, size_kb: int, files: Path) -> list:
+    """`count` sealed dossiers of `size_kb` in the agent's outbox, and the same bytes as files for the baseline."""
     from agent.context import AgentContext
     from tests.chaos.dossiers import make_dossier
-    from tests.chaos.netns import Link
-    from tests.chaos.procs import NsAgent, NsHub
 
-    workdir.mkdir(parents=True)
-    with Link(rate_kbit=cell.rate, loss=cell.loss) as link:
-        hub = NsHub(link, workdir / "hub")
-        log = open(workdir / "hub.log", "ab")
-        hub.proc = subprocess.Popen(link.wrap(link.hub_ns, [sys.executable, bench_file, "--serve-hub",
-                                                            str(hub.data_dir), link.hub_ip, str(hub.port)]),
-                                    stdout=log, stderr=log)
-        time.sleep(3)
-        agent = NsAgent(link, workdir / "agent")
-        agent.enrol(hub, idle_interval=1, probe_interval=1, reconnect_jitter=0.5, max_backoff=10)
-        ctx = AgentContext.open(agent.home)
-        count = int(cell.rate * 1000 / 8 * seconds * 1.5 / (size_kb * 1024)) + 2  # more than the link can carry
+    ctx = AgentContext.open(home)
+    try:
         made = [make_dossier(ctx, size_kb * 1024, due_at=f"2030-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z")
                 for i in range(count)]
-        files = workdir / "files"
         files.mkdir()
+        sizes = []
         for d in made:
             [doc] = ctx.outbox.documents(d.id)
             (files / d.id).write_bytes(ctx.outbox.blobs.path(doc.sha256).read_bytes())
+            sizes.append(doc.size)
+    finally:
         ctx.close()
+    return sizes
+
+
+def run_cell(cell: Cell, client: str, workdir: Path, seconds: float, size_kb: int, bench_file: str) -> dict:
+    from tests.chaos.netns import Link
+    from tests.chaos.procs import NsAgent
+
+    workdir.mkdir(parents=True)
+    with Link(rate_kbit=cell.rate, loss=cell.loss) as link:
+        hub = start_bench_hub(link, workdir, bench_file)
+        agent = NsAgent(link, workdir / "agent")
+        agent.enrol(hub, idle_interval=1, probe_interval=1, reconnect_jitter=0.5, max_backoff=10)
+        count = int(cell.rate * 1000 / 8 * seconds * 1.5 / (size_kb * 1024)) + 2  # more than the link can carry
+        files = workdir / "files"
+        queue_workload(agent.home, count, size_kb, files)
         seen, stop = Windows(), threading.Event()
         if client == "motcua":
             agent.start()

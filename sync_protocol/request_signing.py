@@ -82,7 +82,7 @@ def sign_request(
 ) -> dict[str, str]:
     """Return the three headers that authenticate one request."""
     parts = urlsplit(url)
-    nonce = nonce or secrets.token_urlsafe(18)
+    nonce = nonce or secrets.token_urlsafe(12)  # 96 bits: unique per key within the window, 8 bytes less a request
     keyid = compute_key_id(private_key)
     digest = content_digest(body)
     params = _params(created, nonce, keyid)

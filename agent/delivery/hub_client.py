@@ -124,10 +124,12 @@ class HubClient:
     def close(self) -> None:
         self.session.close()
 
-    def _probe(self, timeout: float = 2.0) -> bool:
-        """The unauthenticated hello, unsigned, on the session's pool (its fresh connection then serves the retry)."""
+    def _probe(self) -> bool:
+        """The unauthenticated hello, unsigned, on the session's pool (its fresh connection then serves the retry).
+        A short connect timeout: over a dead link the next probe sends a fresh SYN instead of waiting for the
+        kernel's back-off to retransmit this one."""
         try:
-            response = self.session.get(self.url("/v1/hello"), timeout=timeout, auth=_unsigned)
+            response = self.session.get(self.url("/v1/hello"), timeout=(1.0, 3.0), auth=_unsigned)
             return response.status_code == 200
         except requests.RequestException:
             return False
