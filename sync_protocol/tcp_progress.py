@@ -29,6 +29,8 @@ class Progress:
     acked: int      # bytes we sent that the peer acknowledged
     received: int   # bytes the peer sent us
     in_flight: int  # bytes we wrote that are not yet acknowledged (unsent or unacked)
+    #: seconds until the kernel retransmits unacknowledged data (its back-off timer), 0 if due or none pending
+    retransmit_in: float = 0.0
 
     def moved_since(self, other: "Progress | None") -> bool:
         return other is None or (self.acked, self.received) != (other.acked, other.received)
@@ -46,7 +48,9 @@ def progress(sock: Any) -> Progress | None:
     if len(raw) < _TCP_INFO_LEN:
         return None
     acked, received = struct.unpack_from("=QQ", raw, 120)
-    return Progress(acked, received, in_flight)
+    rto_us, = struct.unpack_from("=I", raw, 8)
+    last_data_sent_ms, = struct.unpack_from("=I", raw, 44)
+    return Progress(acked, received, in_flight, max(0.0, rto_us / 1e6 - last_data_sent_ms / 1e3))
 
 
 def _outq(fd: int) -> int:

@@ -41,6 +41,8 @@ from sync_protocol.tcp_progress import Progress, progress, socket_options
 log = logging.getLogger("motcua.agent.watchdog")
 
 TICK = 0.2
+#: time for a retransmitted segment and its acknowledgement to show in the counters
+RETRANSMIT_GRACE = 0.4
 
 
 @dataclass
@@ -55,6 +57,8 @@ class _Watch:
     probing: bool = False
     last_probe: float = float("-inf")
     aborted: bool = False
+    #: the hub answered while this connection's retransmission was due soon: abort only if it stays stuck past this
+    abort_after: float | None = None
 
 
 @dataclass
@@ -64,6 +68,8 @@ class StallWatchdog:
     probe: Callable[[], bool]
     stall_seconds: float = 3.0
     probe_interval: float = 0.5
+    #: after the hub answered, wait for the stuck connection's own retransmission if it is due within this
+    retransmit_patience: float = 1.0
     clock: Callable[[], float] = field(default=time.monotonic)
     #: requests abandoned because they were stuck while the hub answered (figures, tests)
     aborts: int = 0
@@ -132,7 +138,11 @@ class StallWatchdog:
         if now is None:
             return  # no counters on this OS: the plain timeouts apply
         if now.moved_since(watch.seen):
-            watch.seen, watch.last_progress = now, now_t
+            watch.seen, watch.last_progress, watch.abort_after = now, now_t, None
+            return
+        if watch.abort_after is not None:
+            if now_t >= watch.abort_after:
+                self._abort(watch, sock, now)
             return
         if now_t - watch.last_progress < self.stall_seconds:
             return
@@ -161,6 +171,13 @@ class StallWatchdog:
             # everything acknowledged and the link up all along: the hub is working; probe less often
             watch.last_probe = self.clock() + self.stall_seconds
             return
+        if 0 < now.retransmit_in <= self.retransmit_patience:
+            # the kernel retransmits very soon: that costs less than re-sending the whole chunk on a new connection
+            watch.abort_after = self.clock() + now.retransmit_in + RETRANSMIT_GRACE
+            return
+        self._abort(watch, sock, now)
+
+    def _abort(self, watch: _Watch, sock: Any, now: Progress) -> None:
         watch.aborted = True
         self.aborts += 1
         log.info("request_abandoned reason=stalled_while_hub_answers in_flight=%d", now.in_flight)
