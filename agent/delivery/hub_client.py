@@ -13,16 +13,15 @@ from typing import Any, BinaryIO, Callable
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.delivery.watchdog import StallWatchdog, WatchedAdapter
 from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
 from sync_protocol.clock import ClockOffset
 from sync_protocol.errors import UploadError, UploadGone, UploadRejected, UploadTransportError
 from sync_protocol.request_signing import DeviceAuth
 from sync_protocol.tus_client import TusClient, UploadReport
 
-from agent.delivery.watchdog import StallWatchdog, WatchedAdapter
-
 log = logging.getLogger("motcua.agent.hub")
-#: stuck chunks recovered in a row before an upload gives the link back to the sync loop's backoff
+#: stuck chunks recovered without one landing before an upload gives the link back to the sync loop's backoff
 RECOVERIES = 5
 
 
@@ -225,15 +224,23 @@ class HubClient:
                known_offset: int | None = None) -> UploadReport:
         """Resume `url` from the hub's durable offset (asked with HEAD unless `known_offset`).
         Raises UploadGone if the hub forgot it. A chunk stuck on a dead connection while the hub answers
-        is sent again at once on a new one (after a HEAD), up to RECOVERIES times in a row."""
-        for _ in range(RECOVERIES):
+        is sent again at once on a new one (after a HEAD), up to RECOVERIES times without a chunk landing."""
+        stuck = 0
+
+        def landed(offset: int, total: int) -> None:
+            nonlocal stuck
+            stuck = 0
+            if on_progress is not None:
+                on_progress(offset, total)
+
+        while True:
             try:
-                return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
+                return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, landed, known_offset))
             except HubUnreachable:
-                if not self.recovered():
+                if not self.recovered() or stuck >= RECOVERIES:
                     raise
+                stuck += 1
                 known_offset = None  # the stuck chunk may or may not have landed: ask
-        return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
 
     def _tus(self, call: Callable[[], Any]) -> Any:
         try:
