@@ -76,32 +76,29 @@ def test_progress_counts_what_the_peer_acknowledged():
         server.close()
 
 
-def test_a_stuck_upload_is_abandoned_when_the_hub_answers_elsewhere():
-    server = Server(read_all=False)
-    client = _client(server, timeout=120, hub_answers=True)
+def _post_to(read_all: bool, timeout: float, hub_answers: bool) -> tuple[float, int, bool]:
+    """POST a big body to a fresh server; (seconds until it failed, watchdog aborts, recovered?)."""
+    server = Server(read_all=read_all)
+    client = _client(server, timeout=timeout, hub_answers=hub_answers)
     try:
         started = time.monotonic()
         with pytest.raises(HubUnreachable):
             client._request("POST", "/v1/commits", "commit", data=BODY)
-        took = time.monotonic() - started
-        assert took < 60, f"abandoned only after {took:.0f} s (timeout 120 s)"
-        assert client.watchdog.aborts == 2  # the request, and its one immediate repeat
-        assert client.recovered()
+        assert client.watchdog is not None
+        return time.monotonic() - started, client.watchdog.aborts, client.recovered()
     finally:
         client.close()
         server.close()
 
 
+def test_a_stuck_upload_is_abandoned_when_the_hub_answers_elsewhere():
+    took, aborts, recovered = _post_to(read_all=False, timeout=120, hub_answers=True)
+    assert took < 60, f"abandoned only after {took:.0f} s (timeout 120 s)"
+    assert aborts == 2 and recovered  # the request, and its one immediate repeat
+
+
 def test_nothing_is_abandoned_while_the_link_looks_down_or_the_hub_is_working():
     for read_all, hub_answers in ((False, False), (True, True)):
-        server = Server(read_all=read_all)
-        client = _client(server, timeout=4, hub_answers=hub_answers)
-        try:
-            started = time.monotonic()
-            with pytest.raises(HubUnreachable):
-                client._request("POST", "/v1/commits", "commit", data=BODY)
-            assert time.monotonic() - started >= 3.5  # the ordinary timeout decided, not the watchdog
-            assert client.watchdog.aborts == 0 and not client.recovered()
-        finally:
-            client.close()
-            server.close()
+        took, aborts, recovered = _post_to(read_all=read_all, timeout=4, hub_answers=hub_answers)
+        assert took >= 3.5  # the ordinary timeout decided, not the watchdog
+        assert aborts == 0 and not recovered
