@@ -42,6 +42,9 @@ class AgentSettings:
     max_backoff: int = 300
     #: HTTP timeout, seconds
     timeout: int = 30
+    #: a request whose connection moved no byte for this long is stalled: probe the hub on a new connection and,
+    #: if it answers, abandon the stuck one and go on at once (agent.delivery.watchdog; 0 turns the watchdog off)
+    stall_seconds: float = 3.0
     #: while backing off, probe GET /v1/hello this often (seconds); reachable again -> retry at once
     probe_interval: float = 3.0
     #: the "at once" retry after reconnecting waits random(0, this) seconds so desks don't stampede

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from agent.config import AgentConfig, default_home
 from agent.delivery.hub_client import HubClient
 from agent.errors import NotInitialised, StorageError
+from agent.outbox.hub_clock import ClockRecorder
 from agent.outbox.store import Outbox
 from sync_protocol.keys import private_key_from_pem, public_key_from_text
 
@@ -58,8 +59,11 @@ class AgentContext:
     def hub(self) -> HubClient:
         if self._hub is None:
             self.config.require_enrolled()
+            recorder = ClockRecorder(self.outbox)  # every contact refreshes the desk's legal time
             self._hub = HubClient(self.config.hub_url, self.device_key, timeout=self.config.settings.timeout,
-                                  verify=self.config.ca_bundle or True, pin_sha256=self.config.hub_cert_sha256 or None)
+                                  stall_seconds=self.config.settings.stall_seconds,
+                                  clock_offset=recorder.kept.offset if recorder.kept else 0.0,
+                                  on_clock=recorder.offer, verify=self.config.ca_bundle or True, pin_sha256=self.config.hub_cert_sha256 or None)
         return self._hub
 
     def close(self) -> None:

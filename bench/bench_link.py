@@ -1,6 +1,9 @@
 """Benchmark: motcua vs a naive uploader over a shaped, lossy, cut veth link (needs root).
 
     .venv/bin/python bench/bench_link.py --dossiers 1000 --size-kb 60 --rate 2000 --loss 0.01 --cut-every 30
+    .venv/bin/python bench/bench_link.py --grid --cells 64:0.02:15:30 --seconds 120 --size-kb 200
+
+`--grid` runs the stall grid instead (cuts that outlast TCP's back-off; see bench/link_grid.py).
 
 For each scenario the same dossiers go (1) through `motcua run` (tus resume,
 adaptive chunks, probe-driven reconnect) and (2) through a naive baseline —
@@ -49,7 +52,11 @@ def serve_hub(data: str, host: str, port: int) -> None:
             os.fsync(out.fileno())
         return {"ok": True, "bytes": len(body)}
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    from hub.connections import WatchedHttpProtocol
+
+    # the same connection limits as `motcua hub serve`
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http=WatchedHttpProtocol,
+                timeout_graceful_shutdown=10, server_header=False)
 
 
 def naive_client(url: str, files_dir: str, timeout: float, max_backoff: float) -> None:
@@ -98,31 +105,18 @@ def _cutter(link, every: float, down_for: float, stop: threading.Event, ttfb: li
 def run_scenario(args: argparse.Namespace, client: str, workdir: Path, deadline: float | None = None) -> dict:
     """Send the dossiers with one client; the naive one is stopped after `deadline` seconds
     (on a link cut more often than one dossier takes to send it may never finish)."""
-    from tests.chaos.dossiers import make_dossier
+    from bench.link_grid import queue_workload, start_bench_hub
     from tests.chaos.netns import Link
-    from tests.chaos.procs import NsAgent, NsHub
-    from agent.context import AgentContext
+    from tests.chaos.procs import NsAgent
 
     workdir.mkdir(parents=True)
     with Link(rate_kbit=args.rate, loss=args.loss) as link:
-        hub = NsHub(link, workdir / "hub")
-        log = open(workdir / "hub.log", "ab")
-        hub.proc = subprocess.Popen(link.wrap(link.hub_ns, [sys.executable, __file__, "--serve-hub", str(hub.data_dir),
-                                                            link.hub_ip, str(hub.port)]), stdout=log, stderr=log)
-        time.sleep(3)
+        hub = start_bench_hub(link, workdir, __file__)
         agent = NsAgent(link, workdir / "agent")
         agent.enrol(hub, timeout=10, max_backoff=args.max_backoff, idle_interval=1, probe_interval=1,
                     reconnect_jitter=0.5)
-        ctx = AgentContext.open(agent.home)
-        made = [make_dossier(ctx, args.size_kb * 1024, due_at=f"2030-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z")
-                for i in range(args.dossiers)]
-        payload = sum(doc.size for d in made for doc in ctx.outbox.documents(d.id))
         files = workdir / "files"
-        files.mkdir()
-        for d in made:
-            [doc] = ctx.outbox.documents(d.id)
-            (files / d.id).write_bytes(ctx.outbox.blobs.path(doc.sha256).read_bytes())
-        ctx.close()
+        payload = sum(queue_workload(agent.home, args.dossiers, args.size_kb, files))
         stop, ttfb, cuts = threading.Event(), [], []
         start_counters = link.counters()
         started = time.monotonic()
@@ -188,6 +182,10 @@ def main() -> None:
                              "stall: connections survive and resume when the link is back")
     parser.add_argument("--max-backoff", type=float, default=10)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--grid", action="store_true",
+                        help="the stall grid (bench/link_grid.py): cells of rate:loss:cut:period, both clients")
+    parser.add_argument("--cells", default="", help="grid cells, e.g. 64:0.02:15:30,256:0.01:5:20 (default: all 108)")
+    parser.add_argument("--seconds", type=float, default=120, help="grid: seconds per cell and client")
     args = parser.parse_args()
     if args.serve_hub:
         serve_hub(args.serve_hub[0], args.serve_hub[1], int(args.serve_hub[2]))
@@ -203,7 +201,13 @@ def main() -> None:
     import tempfile
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-link-"))
-    print(f"link {args.rate} kbit/s loss {args.loss:.1%} cut ({args.cut_kind}) every {args.cut_every or '-'} s "
+    if args.grid:
+        from bench.link_grid import Cell, all_cells, run_grid
+
+        cells = [Cell.parse(c) for c in args.cells.split(",") if c.strip()] or all_cells()
+        run_grid(cells, args.seconds, args.size_kb, work, str(Path(__file__).resolve()))
+        return
+    print(f"load average {os.getloadavg()[0]:.2f}; link {args.rate} kbit/s loss {args.loss:.1%} cut ({args.cut_kind}) every {args.cut_every or '-'} s "
           f"for {args.down_for} s; "
           f"{args.dossiers} dossiers x {args.size_kb} KiB")
     results = {}

@@ -27,10 +27,10 @@ from . import feed as status_feed
 from .auth import Device, authenticate
 from .case_system.routes import install as install_case_system
 from .config import HubConfig
-from .errors import BadRequest, HubError, InsufficientStorage, NotFound, disk_full
-from .limits import AddressLimitMiddleware, RateLimiter, client_address, read_body
+from .errors import BadRequest, HubError, InsufficientStorage, NotFound, PreconditionFailed, UnsupportedMediaType, disk_full
 from .health import install_health
 from .janitor import start_janitor
+from .limits import AddressLimitMiddleware, RateLimiter, client_address, read_body
 from .metrics import install_metrics
 from .parsing import ascii_int, loads_bounded
 from .sealed import remove_interrupted_decryptions
@@ -123,8 +123,9 @@ def create_app(config: HubConfig) -> FastAPI:
 
     def require_tus(request: Request) -> None:
         if request.headers.get("tus-resumable") != TUS_VERSION:
-            raise HubError(f"Tus-Resumable: {TUS_VERSION} is required", f"Cần tiêu đề Tus-Resumable: {TUS_VERSION}",
-                           code="tus_version", headers={"Tus-Version": TUS_VERSION})
+            raise PreconditionFailed(f"Tus-Resumable: {TUS_VERSION} is required",
+                                     f"Cần tiêu đề Tus-Resumable: {TUS_VERSION}", code="tus_version",
+                                     headers={"Tus-Version": TUS_VERSION})
 
     def tus_headers(**extra: str) -> dict[str, str]:
         return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
@@ -188,8 +189,8 @@ def create_app(config: HubConfig) -> FastAPI:
     async def tus_patch(upload_id: str, request: Request) -> Response:
         require_tus(request)
         if request.headers.get("content-type") != "application/offset+octet-stream":
-            raise HubError("Content-Type must be application/offset+octet-stream",
-                           "Content-Type phải là application/offset+octet-stream", code="content_type")
+            raise UnsupportedMediaType("Content-Type must be application/offset+octet-stream",
+                                       "Content-Type phải là application/offset+octet-stream", code="content_type")
         offset = ascii_int(request.headers.get("upload-offset"), "Upload-Offset")
 
         def append(device: Device, body: bytes) -> int:

@@ -47,8 +47,15 @@ def hub() -> None:
               envvar="MOTCUA_HUB_TLS_KEY", help="Private key of --tls-cert (PEM).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="MOTCUA_HUB_WORKERS",
               help="Worker processes (about one per core); they share the database, objects and upload locks.")
+@click.option("--keep-alive-timeout", default=5, show_default=True, type=click.IntRange(1, 300),
+              help="Seconds an idle connection is kept open between requests.")
+@click.option("--no-progress-timeout", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Drop a connection on which the client neither sent nor acknowledged a byte for this long.")
+@click.option("--shutdown-timeout", default=10, show_default=True, type=click.IntRange(1, 600),
+              help="On SIGTERM, seconds to let requests finish before connections are cut and the hub exits.")
 def serve(data: Path, host: str, port: int, log_level: str, database_url: str | None, object_store: str | None,
-          tls_cert: Path | None, tls_key: Path | None, workers: int) -> None:
+          tls_cert: Path | None, tls_key: Path | None, workers: int, keep_alive_timeout: int,
+          no_progress_timeout: float, shutdown_timeout: int) -> None:
     """Run the hub HTTP API.  Example: motcua hub serve --data /var/lib/motcua-hub --port 8470
 
     Several instances may serve one province behind a load balancer when they share
@@ -63,6 +70,11 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert và --tls-key phải đi cùng nhau / --tls-cert and --tls-key go together")
     server: dict = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    from .connections import NO_PROGRESS_ENV, WatchedHttpProtocol
+
+    os.environ[NO_PROGRESS_ENV] = str(no_progress_timeout)  # read by every worker (hub.connections)
+    server.update(http=WatchedHttpProtocol, timeout_keep_alive=keep_alive_timeout,  # type: ignore[dict-item]
+               timeout_graceful_shutdown=shutdown_timeout, server_header=False)
     config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
     # h11 rather than httptools: it bounds the headers it buffers (httptools lets a stranger stream one
     # header without end into the hub's memory); bodies are bounded by the app (hub.limits).

@@ -34,7 +34,7 @@ from sync_protocol.receipt import Receipt, sign_receipt
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import format_utc
 
-from . import audit, audit_queue
+from . import audit, audit_queue, clock_checks
 from .authority import check_commit_allowed, commit_refusal
 from .auth import Device, signing_key
 from .errors import BadRequest, Conflict, Forbidden, Unprocessable
@@ -147,6 +147,8 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                     tx, state.now(), device.device_id, "dossier.committed", manifest.dossier_id,
                     sequence=manifest.sequence, hub_sequence=hub_sequence, manifest=manifest_hash,
                     objects=len(opened))
+                time_flags = clock_checks.record_flags(tx, state.now(), device.device_id, manifest, hub_sequence,
+                                                       record=(audit_queue.defer if deferred else audit.record))
             break
         except IntegrityError:
             continue
@@ -162,6 +164,9 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
         audit_queue.notify(state.db)
     log.info("committed dossier=%s device=%s seq=%d hub_seq=%d", manifest.dossier_id, device.device_id,
              manifest.sequence, hub_sequence)
+    if time_flags:
+        log.warning("manifest_time_flagged dossier=%s device=%s flags=%s", manifest.dossier_id, device.device_id,
+                    ",".join(time_flags))
     return signed, True
 
 

@@ -24,7 +24,7 @@ from sync_protocol.errors import InvalidDocument
 from sync_protocol.feed import FEED_PAGE_MAX, MAX_NOTE, StatusEvent, status_code
 from sync_protocol.timestamps import format_utc, is_timestamp
 
-from .errors import BadRequest, Conflict, HubError, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, HubError, NotFound, TokenRequired
 from .state import HubState
 from .storage.metadata import IntegrityError, Tx
 
@@ -74,16 +74,16 @@ def check_agencies(agencies: list[str]) -> list[str]:
 
 
 def api_token(state: HubState, authorization: str | None) -> dict[str, Any]:
-    """The token's row {name, agencies (list or None), last_pull_at}, or raise Unauthorized (401)."""
+    """The token's row {name, agencies (list or None), last_pull_at}, or raise TokenRequired (401, a Bearer challenge)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Authorization: Bearer <API token> is required (motcua hub status-token)",
+        raise TokenRequired("Authorization: Bearer <API token> is required (motcua hub status-token)",
                            "Cần tiêu đề Authorization: Bearer <mã truy cập> (motcua hub status-token)",
                            code="api_token_missing")
     row = state.db.one("SELECT name, revoked_at, agencies, last_pull_at FROM api_tokens WHERE token_hash=?",
                        (_hash(token.strip()),))
     if row is None or row["revoked_at"] is not None:
-        raise Unauthorized("unknown or revoked API token", "Mã truy cập không đúng hoặc đã bị thu hồi",
+        raise TokenRequired("unknown or revoked API token", "Mã truy cập không đúng hoặc đã bị thu hồi",
                            code="api_token_invalid")
     row["agencies"] = json.loads(row["agencies"]) if row["agencies"] else None
     return row

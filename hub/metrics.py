@@ -34,6 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .storage_metrics import StorageStatsCollector
+from . import clock_checks
 
 log = logging.getLogger("motcua.hub.metrics")
 
@@ -132,6 +133,7 @@ class DatabaseCollector(Collector):
                 commits.add_metric([r["site"]], at)
         yield commits
         yield from self._lag(db)
+        yield clock_checks.flag_gauge(db)
 
     def _lag(self, db: Any) -> Iterator[GaugeMetricFamily]:
         """Queue lag of the most recent commits: hub receipt time minus desk reception time."""

@@ -1,5 +1,5 @@
-"""`motcua hub lagging | backup | restore | migrate | janitor`: operations commands
-(thin wrappers over hub.lagging, hub.backup, hub.storage, hub.janitor)."""
+"""`motcua hub lagging | clock-report | backup | restore | migrate | janitor`: operations commands
+(thin wrappers over hub.lagging, hub.clock_checks, hub.backup, hub.storage, hub.janitor)."""
 from __future__ import annotations
 
 import json
@@ -37,6 +37,24 @@ def lagging(data: Path, days: float, as_json: bool) -> None:
     else:
         click.echo(format_lag(rows, days) + ("\n" + format_lagging(systems) if systems else ""))
     sys.exit(1 if rows or systems else 0)
+
+
+@click.command("clock-report")
+@_data
+@click.option("--device", "device_id", default=None, help="Only this device id.")
+@_json
+def clock_report(data: Path, device_id: str | None, as_json: bool) -> None:
+    """List committed dossiers whose manifest times look implausible (exit 1 if any).
+
+    Liệt kê hồ sơ có thời điểm tiếp nhận bất thường (đồng hồ máy tiếp nhận sai, chưa từng đối chiếu giờ trung tâm…).
+    Example: motcua hub clock-report --json
+    """
+    from .clock_checks import format_report, time_report
+    from .state import HubState
+
+    rows = time_report(HubState.open(HubConfig.from_env(data)).db, device_id)
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2) if as_json else format_report(rows))
+    sys.exit(1 if rows else 0)
 
 
 def _progress(operation: str):  # type: ignore[no-untyped-def]
@@ -135,5 +153,5 @@ def janitor(data: Path, as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (lagging, backup, restore, migrate, janitor):
+    for command in (lagging, clock_report, backup, restore, migrate, janitor):
         group.add_command(command)

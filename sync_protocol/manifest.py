@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .canonical import canonical_json, sha256_hex
+from .clock import check_clock_note
 from .errors import InvalidDocument
 from .signed_document import Envelope, sign_document, verify_document
 
@@ -39,6 +40,8 @@ _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_OBJECTS = 500
 #: integers in manifests (sequence, version, sizes) stay exact in every JSON reader and fit a BIGINT
 MAX_SAFE_INTEGER = 2**53 - 1
+#: members a manifest may leave out (added after motcua.manifest/1 was first published; old manifests stay valid)
+OPTIONAL = frozenset({"clock"})
 MAX_NAME = 120
 
 
@@ -96,9 +99,12 @@ class Manifest:
     objects: tuple[PayloadObject, ...]
     metadata: dict[str, str] = field(default_factory=dict)
     schema: str = SCHEMA
+    #: how received_at was derived (sync_protocol.clock); absent in manifests sealed before it existed
+    clock: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        optional = {"clock": dict(self.clock)} if self.clock is not None else {}
+        return {**optional,
             "schema": self.schema,
             "dossier_id": self.dossier_id,
             "dossier_version": self.dossier_version,
@@ -128,7 +134,7 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Manifest":
-        _exact_keys(data, set(Manifest.__dataclass_fields__), "manifest")
+        _exact_keys(data, set(Manifest.__dataclass_fields__) - OPTIONAL, "manifest", optional=OPTIONAL)
         if data["schema"] != SCHEMA:
             raise InvalidDocument(f"manifest.schema: {data['schema']!r} is not supported (expected {SCHEMA})")
         _match(_UUID, data["dossier_id"], "manifest.dossier_id", "a lower-case UUID")
@@ -171,6 +177,7 @@ class Manifest:
             received_at=data["received_at"],
             objects=parsed,
             metadata=dict(metadata),
+            clock=check_clock_note(data["clock"]) if "clock" in data else None,
         )
 
 
@@ -185,10 +192,10 @@ def open_manifest(envelope: Envelope, device_key: Ed25519PublicKey) -> Manifest:
     return Manifest.from_dict(envelope.document)
 
 
-def _exact_keys(data: Any, expected: set[str], where: str) -> None:
+def _exact_keys(data: Any, expected: set[str], where: str, optional: frozenset[str] = frozenset()) -> None:
     if not isinstance(data, dict):
         raise InvalidDocument(f"{where}: must be an object")
-    missing, extra = expected - set(data), set(data) - expected
+    missing, extra = expected - set(data), set(data) - expected - optional
     if missing:
         raise InvalidDocument(f"{where}: missing field(s) {sorted(missing)}")
     if extra:

@@ -27,7 +27,7 @@ from typing import Any
 
 from agent.context import AgentContext
 from agent.delivery.feed import apply_pending, store_events
-from agent.delivery.sync import ordered_deliverable, purge_due
+from agent.delivery.sync import BUNDLE_EXPORTED_KEY, ordered_deliverable, purge_due
 from agent.errors import InputError, StorageError
 from agent.ops.audit import audit_event
 from agent.outbox.ids import utc_timestamp
@@ -120,6 +120,8 @@ def export_bundle(ctx: AgentContext, directory: Path | str) -> BundleReport:
             entries.append(entry)
             report.exported.append(dossier.code)
         fsync_dir(root / "objects")
+        with ctx.outbox.transaction():  # these objects may reach the hub by hand: sync must ask before sending
+            ctx.outbox.set_state(BUNDLE_EXPORTED_KEY, utc_timestamp())
         index = build_index(config.device_id, utc_timestamp(), entries)
         write_file_atomic(root / INDEX_NAME, json.dumps(index, ensure_ascii=False, indent=1).encode("utf-8"))
     except OSError as exc:

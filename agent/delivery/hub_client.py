@@ -13,12 +13,20 @@ from typing import Any, BinaryIO, Callable
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.delivery.watchdog import StallWatchdog, WatchedAdapter
 from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from sync_protocol.clock import ClockOffset
 from sync_protocol.errors import UploadError, UploadGone, UploadRejected, UploadTransportError
 from sync_protocol.request_signing import DeviceAuth
 from sync_protocol.tus_client import TusClient, UploadReport
 
 log = logging.getLogger("motcua.agent.hub")
+#: stuck chunks recovered without one landing before an upload gives the link back to the sync loop's backoff
+RECOVERIES = 5
+
+
+def _unsigned(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _json_error(response: requests.Response) -> tuple[str, str, str]:
@@ -50,16 +58,16 @@ def raise_for_hub(response: requests.Response, what: str) -> None:
                          f"Hub refused ({status}) during {what}: {reason}", code)
 
 
-class PinnedTLSAdapter(requests.adapters.HTTPAdapter):
+class PinnedTLSAdapter(WatchedAdapter):
     """HTTPS that also insists on one hub certificate (sha256 of its DER bytes).
 
     The chain is still verified against the CA bundle; the pin replaces the host
     name check, so a hub reached by IP address on a commune LAN still verifies.
     """
 
-    def __init__(self, fingerprint_sha256: str):
+    def __init__(self, fingerprint_sha256: str, watchdog: StallWatchdog | None = None, **kwargs: Any):
         self.fingerprint = fingerprint_sha256.replace(":", "").lower()
-        super().__init__()
+        super().__init__(watchdog, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["assert_fingerprint"] = self.fingerprint
@@ -73,6 +81,15 @@ class _HubSession(requests.Session):
     which would silently replace the desk's pinned CA with the system's.
     """
 
+    watchdog: StallWatchdog | None = None
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        # the whole exchange, answer body included (read here unless stream=True), is watched
+        if self.watchdog is None:
+            return super().send(request, **kwargs)
+        with self.watchdog.watching():
+            return super().send(request, **kwargs)
+
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True:
@@ -84,20 +101,37 @@ class HubClient:
     """Signed requests to one hub."""
 
     def __init__(self, base_url: str, device_key: Ed25519PrivateKey | None, *, timeout: float = 30.0,
-                 verify: bool | str = True, pin_sha256: str | None = None):
+                 verify: bool | str = True, pin_sha256: str | None = None, stall_seconds: float = 3.0,
+                 clock_offset: float = 0.0, on_clock: Callable[[ClockOffset], None] | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = _HubSession()
         self.session.verify = verify
-        if pin_sha256:
-            self.session.mount("https://", PinnedTLSAdapter(pin_sha256))
-        self.session.headers["User-Agent"] = "motcua-agent/0.1"
+        self.watchdog = StallWatchdog(self._probe, stall_seconds=stall_seconds) if stall_seconds > 0 else None
+        self.session.watchdog = self.watchdog
+        # the kernel gives up on a connection whose data goes unacknowledged for longer than a request may take
+        user_timeout = max(10.0, float(timeout))
+        self.session.mount("http://", WatchedAdapter(self.watchdog, user_timeout))
+        self.session.mount("https://", PinnedTLSAdapter(pin_sha256, self.watchdog, user_timeout_seconds=user_timeout)
+                           if pin_sha256 else WatchedAdapter(self.watchdog, user_timeout))
+        # headers every request would carry for nothing (HTTP/1.1 keeps connections alive; no compressed answers)
+        self.session.headers = requests.structures.CaseInsensitiveDict({"User-Agent": "motcua-agent/0.1"})
         if device_key is not None:
-            self.session.auth = DeviceAuth(device_key)
+            self.session.auth = DeviceAuth(device_key, clock_offset, on_measure=on_clock)
         self.timeout = timeout
         self.tus = TusClient(self.session, timeout=timeout)
 
     def close(self) -> None:
         self.session.close()
+
+    def _probe(self) -> bool:
+        """The unauthenticated hello, unsigned, on the session's pool (its fresh connection then serves the retry).
+        A short connect timeout: over a dead link the next probe sends a fresh SYN instead of waiting for the
+        kernel's back-off to retransmit this one."""
+        try:
+            response = self.session.get(self.url("/v1/hello"), timeout=(1.0, 3.0), auth=_unsigned)
+            return response.status_code == 200
+        except requests.RequestException:
+            return False
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -110,7 +144,14 @@ class HubClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
             offset_before = getattr(self.session.auth, "clock_offset", None)
-            response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+            try:
+                response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
+            except requests.ConnectionError:
+                if not self.recovered():
+                    raise
+                # abandoned by the watchdog while the hub answered: every device request is idempotent
+                # or offset-checked, so once more on a fresh connection
+                response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
             if response.status_code == 401 and (_json_error(response)[0] == "clock_skew" or getattr(
                     self.session.auth, "clock_offset", None) != offset_before):
                 # DeviceAuth has just learned the hub's clock from Date (HEAD answers carry no
@@ -186,12 +227,32 @@ class HubClient:
     def create_upload(self, length: int, sha256: str, name: str) -> str:
         return self._tus(lambda: self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name}))
 
+    def recovered(self) -> bool:
+        """This thread's last request was abandoned as stuck while the hub answered a probe: retry at once."""
+        return self.watchdog is not None and self.watchdog.recovered()
+
     def upload(self, url: str, stream: BinaryIO, length: int, chunk_size: int | Callable[[], int],
                on_progress: Callable[[int, int], None] | None = None,
                known_offset: int | None = None) -> UploadReport:
         """Resume `url` from the hub's durable offset (asked with HEAD unless `known_offset`).
-        Raises UploadGone if the hub forgot it."""
-        return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, on_progress, known_offset))
+        Raises UploadGone if the hub forgot it. A chunk stuck on a dead connection while the hub answers
+        is sent again at once on a new one (after a HEAD), up to RECOVERIES times without a chunk landing."""
+        stuck = 0
+
+        def landed(offset: int, total: int) -> None:
+            nonlocal stuck
+            stuck = 0
+            if on_progress is not None:
+                on_progress(offset, total)
+
+        while True:
+            try:
+                return self._tus(lambda: self.tus.upload(url, stream, length, chunk_size, landed, known_offset))
+            except HubUnreachable:
+                if not self.recovered() or stuck >= RECOVERIES:
+                    raise
+                stuck += 1
+                known_offset = None  # the stuck chunk may or may not have landed: ask
 
     def _tus(self, call: Callable[[], Any]) -> Any:
         try:

@@ -83,6 +83,8 @@ class TurnOver(Exception):
 
 
 LINK_STATE_KEY = "link:chunker"
+#: device_state key: when the last USB bundle was exported (agent.delivery.bundles)
+BUNDLE_EXPORTED_KEY = "bundle:exported_at"
 
 
 @dataclass
@@ -203,6 +205,11 @@ def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
     outbox, hub = ctx.outbox, ctx.hub
     link = link or LinkState.load(ctx)
     sent_before = report.bytes_sent
+    # Nothing of a dossier still 'sealed' was ever sent, and its objects are freshly encrypted (unique): the hub
+    # cannot hold them, so the lookup round trip is skipped. Once 'uploading' (a crash may have left them there),
+    # or if a USB bundle exported since it was sealed may have carried them, the hub is asked.
+    exported_at = outbox.get_state(BUNDLE_EXPORTED_KEY)
+    fresh = dossier.state == "sealed" and (exported_at is None or dossier.updated_at > exported_at)
     outbox.mark_uploading(dossier.id)
     for doc in outbox.documents(dossier.id):
         try:
@@ -211,7 +218,7 @@ def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
             raise DossierRefused(f"Tệp {doc.name} trên máy bị hỏng hoặc mất; cần quét lại hồ sơ.",
                                  f"Local copy of {doc.name} is corrupt or missing: {exc}; rescan the dossier.",
                                  "local_blob_corrupt") from exc
-        if hub.has_object(doc.sha256):
+        if not fresh and hub.has_object(doc.sha256):
             outbox.forget_upload(doc.sha256)
             continue
         left = None if budget is None else budget - (report.bytes_sent - sent_before)

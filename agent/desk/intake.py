@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from agent.desk.catalogue import Catalogue, Procedure
 from agent.desk.due_dates import due_at
 from agent.desk.holidays import HolidayCalendar
 from agent.errors import InputError
+from agent.outbox.hub_clock import intake_time
 from agent.outbox.ids import VIETNAM, utc_timestamp
 from agent.outbox.store import Dossier
 from sync_protocol.timestamps import parse_utc
@@ -215,7 +216,7 @@ def take_in(ctx: AgentContext, form: IntakeForm, files: list[Path | str], *, rec
     from agent.sealing.seal import seal_dossier
 
     ctx.config.require_enrolled()
-    received = received_at or datetime.now(timezone.utc)
+    received = received_at or intake_time(ctx.outbox)[0]  # legal time: corrected by the hub's clock
     catalogue = catalogue or Catalogue.for_home(ctx.config.home)
     procedure = form.validate(catalogue, received)
     if not files:

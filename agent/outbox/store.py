@@ -20,6 +20,7 @@ import sqlite_utils
 
 from agent.errors import InputError, StorageError
 from agent.outbox.ids import PER_DEVICE_DAILY_LIMIT, dossier_code, new_dossier_id, utc_timestamp, vietnam_day
+from agent.outbox.hub_clock import intake_time
 from sync_protocol.castore import ContentStore
 
 STATES = ("captured", "sealed", "uploading", "committed", "purged", "rejected")
@@ -175,7 +176,8 @@ class Outbox:
         sheet), whose reservation is spent in this transaction.
         """
         now = datetime.now(timezone.utc)
-        received = received_at or now
+        hub_now, clock = intake_time(self)  # legal time: the desk clock corrected by the hub's
+        received = received_at or hub_now
         day = vietnam_day(received)
         dossier_id = new_dossier_id()
         with self.transaction():
@@ -191,7 +193,7 @@ class Outbox:
                 " size_bytes, page_count, attempts, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,0,?)",
                 (dossier_id, code, procedure_code, channel, "captured", utc_timestamp(received), utc_timestamp(now),
                  utc_timestamp(now), sum(d[3] for d in documents), sum(d[4] for d in documents),
-                 json.dumps(metadata or {}, ensure_ascii=False)),
+                 json.dumps({**(metadata or {}), "clock": clock}, ensure_ascii=False)),
             )
             for position, (name, media_type, sha, size, pages) in enumerate(documents):
                 self.conn.execute(
@@ -199,6 +201,12 @@ class Outbox:
                     (dossier_id, position, name, media_type, sha, size, pages),
                 )
         return self.get(dossier_id)
+
+    def clock_note(self, dossier_id: str) -> dict[str, Any] | None:
+        """How the dossier's received_at was derived (agent.outbox.hub_clock); None for dossiers from before."""
+        row = self.conn.execute("SELECT json_extract(metadata, '$.clock') FROM dossiers WHERE id=?",
+                                (dossier_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def _next_code(self, agency_code: str, code_block: int, day: str) -> str:
         """Inside an open transaction: the next dossier code of `day` (bumps the daily counter)."""
@@ -214,7 +222,7 @@ class Outbox:
     def reserve_code(self, *, agency_code: str, code_block: int, details: dict[str, str],
                      received_at: datetime | None = None) -> str:
         """Assign a dossier code now (for a printed cover sheet); the pages come later via add_captured(code=…)."""
-        received = received_at or datetime.now(timezone.utc)
+        received = received_at or intake_time(self)[0]
         with self.transaction():
             code = self._next_code(agency_code, code_block, vietnam_day(received))
             self.set_state(f"reserved:{code}", json.dumps({**details, "received_at": utc_timestamp(received)},

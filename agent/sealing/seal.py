@@ -63,7 +63,7 @@ def seal_dossier(ctx: AgentContext, ref: str) -> Dossier:
             dossier_id=dossier.id, dossier_version=1, dossier_code=dossier.code,
             procedure_code=dossier.procedure_code, channel=dossier.channel, device_id=ctx.config.device_id,
             sequence=sequence + 1, previous_manifest_hash=head, created_at=utc_timestamp(),
-            received_at=dossier.received_at, objects=objects,
+            received_at=dossier.received_at, objects=objects, clock=outbox.clock_note(dossier.id),
             metadata={"pages": str(dossier.page_count), **plaintext_metadata([(d.name, e) for d, e in encrypted]),
                       **signing_metadata},
         )

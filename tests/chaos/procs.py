@@ -41,6 +41,8 @@ class NsHub(ChildProcess):
     proc: subprocess.Popen | None = None
     log_path: Path = field(init=False)
     restarts: int = 0
+    #: more `hub serve` options, e.g. ("--no-progress-timeout", "5")
+    extra_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +57,7 @@ class NsHub(ChildProcess):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.link.wrap(self.link.hub_ns, [
             sys.executable, "-m", "agent.cli", "hub", "serve", "--data", str(self.data_dir), "--host", self.link.hub_ip,
-            "--port", str(self.port), "--log-level", "warning"]), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            "--port", str(self.port), "--log-level", "warning", *self.extra_args]), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.time() + timeout
         while time.time() < deadline:
