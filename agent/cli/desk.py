@@ -21,20 +21,34 @@ from agent.cli.support import handles_errors, json_option
 
 
 @click.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback (e.g. 0.0.0.0 for a tablet on the desk LAN) "
+                   "is served over HTTPS only, with the desk's self-signed certificate.")
 @click.option("--port", default=8480, show_default=True, type=int)
+@click.option("--name", "names", multiple=True, help="Another name or address LAN clients use for this PC (repeat).")
 @click.pass_context
 @handles_errors
-def ui(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the desk web UI on this PC (Vietnamese, English switch).
+def ui(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> None:
+    """Serve the desk web UI (Vietnamese, English switch); every page needs a desk account login.
 
     Example: motcua ui   then open http://127.0.0.1:8480
+    Example: motcua ui --host 0.0.0.0   then open https://<this PC>:8480 and compare the fingerprint
     """
     from agent.web.app import serve
+    from agent.web.tls import desk_certificate, is_loopback
 
     agent = _ctx(ctx)
-    click.echo(f"Giao diện bàn tiếp nhận / desk UI: http://{host}:{port}  (Ctrl-C để dừng / to stop)", err=True)
-    serve(agent.config.home, host, port)
+    if is_loopback(host):
+        click.echo(f"Giao diện bàn tiếp nhận / desk UI: http://{host}:{port}  (Ctrl-C để dừng / to stop)", err=True)
+        serve(agent.config.home, host, port)
+        return
+    cert = desk_certificate(agent.config.home, names)
+    click.echo(f"Giao diện bàn tiếp nhận / desk UI (HTTPS): https://{cert.names[-1]}:{port}\n"
+               f"Tên/địa chỉ hợp lệ / valid names: {', '.join(cert.names)}\n"
+               f"Vân tay chứng chỉ / certificate fingerprint (SHA-256): {cert.fingerprint}\n"
+               "So vân tay này trên máy khác trước khi tin / compare it on the other device before trusting it.",
+               err=True)
+    serve(agent.config.home, host, port, cert)
 
 
 @click.group()

@@ -93,6 +93,8 @@ class IntakeForm:
     procedure_code: str
     phone: str = ""
     birth_year: int | None = None
+    birth_date: str = ""  # dd/mm/yyyy, from the chip ID card's QR or typed
+    sex: str = ""  # "Nam" / "Nữ" as on the card
     channel: str = "counter"
     return_method: str = "counter"
     delivery_address: str = ""
@@ -113,6 +115,7 @@ class IntakeForm:
         return cls(applicant_name=text("applicant_name"), citizen_id=text("citizen_id").replace(" ", ""),
                    address=text("address"), procedure_code=text("procedure_code"), phone=text("phone"),
                    birth_year=int(year_raw) if year_raw.isdigit() else (-1 if year_raw else None),
+                   birth_date=text("birth_date"), sex=text("sex"),
                    channel=text("channel") or "counter", return_method=text("return_method") or "counter",
                    delivery_address=text("delivery_address"), documents_received=[str(d) for d in docs],
                    notes=text("notes"))
@@ -125,9 +128,24 @@ class IntakeForm:
         if self.birth_year == -1 or (self.birth_year is not None and not 1900 <= self.birth_year <= 2100):
             errors["birth_year"] = ("Năm sinh phải là năm có 4 chữ số.", "Birth year must be a 4-digit year.")
             self.birth_year = None
+        if self.birth_date:
+            try:
+                born = datetime.strptime(self.birth_date, "%d/%m/%Y")
+            except ValueError:
+                errors["birth_date"] = ("Ngày sinh phải có dạng ngày/tháng/năm, ví dụ 05/03/1990.",
+                                        "Date of birth must be day/month/year, e.g. 05/03/1990.")
+            else:
+                if self.birth_year is not None and self.birth_year != born.year:
+                    errors["birth_year"] = ("Năm sinh không khớp ngày sinh.", "Birth year does not match the date of birth.")
+                self.birth_year = born.year
         problem = check_citizen_id(self.citizen_id, self.birth_year, today)
         if problem:
             errors["citizen_id"] = problem
+        if self.sex not in ("", "Nam", "Nữ"):
+            errors["sex"] = ("Giới tính là Nam hoặc Nữ.", "Sex must be Nam or Nữ.")
+        elif self.sex and not problem and int(self.citizen_id[3]) % 2 != (self.sex == "Nữ"):
+            errors["sex"] = ("Giới tính không khớp chữ số thứ 4 của số định danh.",
+                             "Sex does not match the 4th digit of the citizen ID.")
         if self.phone:
             phone = normalise_phone(self.phone)
             if phone is None:
@@ -197,9 +215,11 @@ class IntakeRecord:
 
 
 def intake_document(form: IntakeForm, procedure: Procedure, received_at: datetime, due: datetime,
-                    calendar: HolidayCalendar) -> dict[str, Any]:
-    """The `intake.json` payload object (canonical-ish JSON, no dossier code: that is in the manifest)."""
-    return {
+                    calendar: HolidayCalendar, officer: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `intake.json` payload object (canonical-ish JSON, no dossier code: that is in the manifest).
+
+    `officer` ({username, full_name}) is the receiving officer, printed on the slip."""
+    return {"officer": officer or {},
         "schema": INTAKE_SCHEMA, "applicant": form.applicant(), "procedure_code": procedure.code,
         "procedure_name": procedure.name_vi, "channel": form.channel, "return_method": form.return_method,
         "delivery_address": form.delivery_address, "documents_received": form.documents_received, "notes": form.notes,
@@ -209,24 +229,35 @@ def intake_document(form: IntakeForm, procedure: Procedure, received_at: datetim
 
 
 def take_in(ctx: AgentContext, form: IntakeForm, files: list[Path | str], *, received_at: datetime | None = None,
-            seal: bool = True, catalogue: Catalogue | None = None) -> tuple[Dossier, IntakeRecord]:
-    """Validate the form, capture the scans with `intake.json`, store the local intake record, seal."""
+            seal: bool = True, catalogue: Catalogue | None = None, officer: dict[str, str] | None = None,
+            form_key: str | None = None) -> tuple[Dossier, IntakeRecord]:
+    """Validate the form (every bad field at once), capture the scans with `intake.json`, store the
+    local intake record (marking the web form `form_key` done in the same transaction), seal."""
     from agent.capture.files import import_files
+    from agent.ops.audit import audit_event
     from agent.sealing.seal import seal_dossier
 
     ctx.config.require_enrolled()
     received = received_at or datetime.now(timezone.utc)
     catalogue = catalogue or Catalogue.for_home(ctx.config.home)
-    procedure = form.validate(catalogue, received)
-    if not files:
-        raise IntakeInvalid({"files": ("Chưa có trang quét nào của hồ sơ.", "No scanned pages were attached.")})
+    missing = {} if files else {"files": ("Chưa có trang quét nào của hồ sơ.", "No scanned pages were attached.")}
+    try:
+        procedure = form.validate(catalogue, received)
+    except IntakeInvalid as exc:
+        raise IntakeInvalid({**exc.errors, **missing}) from None
+    if missing:
+        raise IntakeInvalid(missing)
     calendar = HolidayCalendar.for_home(ctx.config.home)
     due = due_at(received, procedure.processing_days, calendar)
-    document = intake_document(form, procedure, received, due, calendar)
+    document = intake_document(form, procedure, received, due, calendar, officer)
     payload = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    dossier = import_files(ctx, files, procedure.code, form.channel, received_at=received,
-                           extra_objects=[("intake.json", "application/json", payload)])
-    record = save_intake(ctx, dossier, document)
+    try:
+        dossier = import_files(ctx, files, procedure.code, form.channel, received_at=received,
+                               extra_objects=[("intake.json", "application/json", payload)])
+    except InputError as exc:  # a scan that cannot be read belongs next to the scans field
+        raise IntakeInvalid({"files": (exc.message_vi, exc.message_en)}) from exc
+    record = save_intake(ctx, dossier, document, form_key)
+    audit_event(ctx, "dossier.taken_in", dossier.id, code=dossier.code, procedure=procedure.code)
     if seal:
         dossier = seal_dossier(ctx, dossier.id)
     log.info("intake dossier=%s procedure=%s channel=%s return=%s days=%d", dossier.id, procedure.code,
@@ -234,8 +265,12 @@ def take_in(ctx: AgentContext, form: IntakeForm, files: list[Path | str], *, rec
     return dossier, record
 
 
-def save_intake(ctx: AgentContext, dossier: Dossier, document: dict[str, Any]) -> IntakeRecord:
+def save_intake(ctx: AgentContext, dossier: Dossier, document: dict[str, Any], form_key: str | None = None) -> IntakeRecord:
+    from agent.desk.intake_forms import mark_done
+
     with ctx.outbox.transaction() as conn:
+        if form_key:
+            mark_done(conn, form_key, dossier.id)
         conn.execute(
             "INSERT OR REPLACE INTO intake(dossier_id, code, procedure_code, channel, return_method, received_at,"
             " processing_days, due_at, calendar_version, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -296,5 +331,6 @@ def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]
         applicant_name=applicant.get("applicant_name", ""), address=applicant.get("address", ""),
         phone=applicant.get("phone", ""), documents=list(record.data.get("documents_received") or []),
         processing_days=record.processing_days, received_at=received, due_at=current_due(ctx, record),
-        return_method=record.return_method, delivery_address=record.delivery_address)
+        return_method=record.return_method, delivery_address=record.delivery_address,
+        officer=(record.data.get("officer") or {}).get("full_name", ""))
     return dossier.code, receipt_slip_pdf(slip, size)

@@ -223,8 +223,12 @@ def retry_failed(ctx: Any) -> int:
 
 
 def status_events(ctx: Any, dossier_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    cols = ("cursor", "dossier_id", "dossier_code", "status", "status_name", "at", "note", "result_ready_for_delivery")
-    query = f"SELECT {', '.join(cols)} FROM status_events"
+    """Status events, newest first, each with the dossier's `return_method` from its intake (None if
+    not taken in here), so "home delivery" is shown only when the result really goes home."""
+    cols = ("cursor", "dossier_id", "dossier_code", "status", "status_name", "at", "note", "result_ready_for_delivery",
+            "return_method")
+    query = (f"SELECT {', '.join(cols[:-1])}, (SELECT i.return_method FROM intake i WHERE i.dossier_id ="
+             " status_events.dossier_id) FROM status_events")
     params: tuple = ()
     if dossier_id:
         query += " WHERE dossier_id=?"

@@ -179,7 +179,7 @@ class HandoverItem:
 
 
 def handover_pdf(agency_name: str, batch_id: str, courier: str, items: Iterable[HandoverItem],
-                 at: datetime) -> bytes:
+                 at: datetime, officer: str = "") -> bytes:
     """The handover record for a batch of results given to a postal courier (A4)."""
     _register_fonts()
     st = _styles(0.95)
@@ -201,7 +201,8 @@ def handover_pdf(agency_name: str, batch_id: str, courier: str, items: Iterable[
         Paragraph("BIÊN BẢN BÀN GIAO KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH", st["title"]),
         Paragraph(f"Số: {_esc(batch_id)}", st["center"]), Spacer(1, 3 * mm),
         Paragraph(f"Hôm nay, {local:%H} giờ {local:%M} phút, ngày {local:%d/%m/%Y}, tại {_esc(agency_name)}:", st["base"]),
-        Paragraph(f"Bên giao: Bộ phận tiếp nhận và trả kết quả — {_esc(agency_name)}", st["base"]),
+        Paragraph(f"Bên giao: Bộ phận tiếp nhận và trả kết quả — {_esc(agency_name)}"
+                  + (f", cán bộ <b>{_esc(officer)}</b>" if officer else ""), st["base"]),
         Paragraph(f"Bên nhận: nhân viên bưu chính <b>{_esc(courier)}</b>", st["base"]),
         Paragraph(f"Bên giao bàn giao cho bên nhận <b>{len(items):02d}</b> kết quả để chuyển phát đến người dân:", st["base"]),
         Spacer(1, 2 * mm),

@@ -56,6 +56,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "synced": ("đã gửi trung tâm", "sent to hub"), "not_synced": ("chờ gửi trung tâm", "waiting to go to the hub"),
     "paused": ("Đang tạm dừng tính thời hạn", "Clock paused"),
     "home_delivery": ("giao tận nhà", "home delivery"),
+    "nav_search": ("Tra cứu", "Search"), "nav_due": ("Đến hạn", "Due"), "applicant": ("Người nộp", "Applicant"),
+    "read_card": ("Đọc thẻ căn cước (mã QR)", "Read the chip ID card (QR)"),
+    "card_image": ("Ảnh/bản quét mặt trước thẻ", "Photo or scan of the card's front"),
+    "card_wedge": ("Hoặc máy đọc mã QR (gõ như bàn phím)", "Or a QR reader that types like a keyboard"),
+    "birth_date": ("Ngày sinh (dd/mm/yyyy)", "Date of birth (dd/mm/yyyy)"), "sex": ("Giới tính", "Sex"),
+    "kept_scans": ("Trang quét đã gửi kèm (giữ lại)", "Scans already attached (kept)"),
+    "submitting": ("Đang gửi…", "Submitting…"),
+    "already_taken": ("Phiếu này đã được tiếp nhận trước đó — đây là hồ sơ đã tạo, không tạo thêm hồ sơ mới.",
+                      "This form was already submitted — here is the dossier it made; no second dossier was created."),
+}
+
+#: the national public-service portal's status wording (codes 1-10)
+STATUS_NAMES = {
+    1: ("Mới đăng ký", "Newly registered"), 2: ("Được tiếp nhận", "Accepted"), 3: ("Không được tiếp nhận", "Not accepted"),
+    4: ("Đang xử lý", "Processing"), 5: ("Yêu cầu bổ sung giấy tờ", "Supplement requested"),
+    6: ("Yêu cầu thực hiện nghĩa vụ tài chính", "Fees due"), 7: ("Công dân yêu cầu rút hồ sơ", "Withdrawn by the citizen"),
+    8: ("Dừng xử lý", "Stopped"), 9: ("Đã xử lý xong", "Decided"), 10: ("Đã trả kết quả", "Result returned"),
 }
 
 STATE_NAMES = {
@@ -87,6 +104,24 @@ class Translator:
 
     def state(self, name: str) -> str:
         return STATE_NAMES.get(name, (name, name))[self._i]
+
+    def status(self, code: int | str | None) -> str:
+        """A national-portal status code (1-10) as the portal words it."""
+        try:
+            return STATUS_NAMES[int(code)][self._i]  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return str(code or "")
+
+    def role(self, name: str) -> str:
+        from agent.desk.accounts import ROLE_NAMES
+
+        return ROLE_NAMES.get(name, (name, name))[self._i]
+
+    def failure(self, code: str) -> str:
+        """A courier failure reason code in words."""
+        from agent.desk.courier import FAILURE_REASONS
+
+        return FAILURE_REASONS.get(code, (code, code))[self._i]
 
     def pick(self, vi: str, en: str) -> str:
         return en if self.lang == "en" and en else vi
