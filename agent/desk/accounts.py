@@ -180,7 +180,7 @@ def authenticate(ctx: AgentContext, username: str, secret: str, *, trusted_brows
         with ctx.outbox.transaction() as conn:
             conn.execute("UPDATE desk_users SET failed=?, locked_until=? WHERE username=?",
                          (0 if lock else failed, lock, username))
-        audit_event(ctx, "login.failed", None, username=username, locked=bool(lock))
+        audit_event(ctx, "login.failed", None, username=username, locked=int(bool(lock)))
         log.warning("login_failed username=%s locked=%s", username, bool(lock))
         raise wrong from None
     with ctx.outbox.transaction() as conn:
