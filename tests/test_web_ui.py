@@ -8,10 +8,15 @@ from __future__ import annotations
 import requests
 
 from .conftest import run_motcua
-from .web_support import COURIER, browser, login, needs_chromium, session_of, shots, ui  # noqa: F401 - fixtures
+from .web_support import COURIER, OFFICER, browser, login, needs_chromium, session_of, shots, ui  # noqa: F401 - fixtures
 
 pytestmark = needs_chromium
 
+
+def pdf_text(data: bytes) -> str:
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
 
 def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, shots):
     from .web_support import add_account
@@ -36,6 +41,11 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
     assert code.startswith("000.00.01.H29-") and page.locator("#dossier-state").inner_text() == "Đã niêm phong"
     slip = session_of(page).get(f"{ui}/dossiers/{code}/slip.pdf?size=A5", timeout=30)
     assert slip.headers["content-type"] == "application/pdf" and slip.content.startswith(b"%PDF")
+    assert OFFICER[1] in pdf_text(slip.content)  # the receiving officer's name on the slip
+    from agent.ops.audit import AuditLog
+
+    taken = [e for e in AuditLog(agent_home / "audit.db").entries() if e["action"] == "dossier.taken_in"]
+    assert [e["actor"] for e in taken] == ["officer:lan"]
 
     page.get_by_role("button", name="Đồng bộ ngay").click()
     page.wait_for_url("**/dossiers/**")
@@ -61,7 +71,7 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
     page.get_by_role("button", name="Lập biên bản bàn giao").click()
     handover_link = page.get_by_role("link", name="Tải về PDF")
     handover_pdf = session_of(page).get(ui + handover_link.get_attribute("href"), timeout=10).content
-    assert handover_pdf.startswith(b"%PDF")
+    assert COURIER[1] in pdf_text(handover_pdf) and OFFICER[1] in pdf_text(handover_pdf)
     shots(page, "courier")
 
     # The courier, logged in on a phone, sees the task handed to them and records the delivery.
@@ -90,6 +100,9 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
         document = verify_proof(proof, ctx.device_key.public_key())
         assert document["dossier_code"] == code and document["evidence"][0]["media_type"] == "image/png"
         assert document["recipient"]["name"] == "Nguyễn Thị Ánh Tuyết"
+        from agent.desk.intake import get_intake
+
+        assert get_intake(ctx, ctx.outbox.get(code).id).data["officer"] == {"username": "lan", "full_name": OFFICER[1]}
     finally:
         ctx.close()
 

@@ -59,7 +59,7 @@ def ui(agent, agent_home, tmp_path):
     wait_up(url, proc, tmp_path / "ui.log")
     yield url
     proc.terminate()
-    proc.wait(10)
+    proc.wait(60)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ HERE = Path(__file__).parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 MAX_UPLOAD = 200 * 1024 * 1024
 #: pages a courier account may open (its own delivery tasks); everything else needs the "desk" permission
-_COURIER_PATHS = re.compile(r"^/(courier|logout|courier/(?!handover/)[^/]+(/deliver|/failed)?)$")
+_COURIER_PATHS = re.compile(r"^/(courier|logout|courier/(?!handover(/|$))[^/]+(/deliver|/failed)?)$")
 _PUBLIC = re.compile(r"^/(login|static/.*)$")
 
 
@@ -153,10 +153,11 @@ def serve(home: Path | str, host: str = "127.0.0.1", port: int = 8480, cert: Any
     from agent.web.tls import is_loopback
 
     if is_loopback(host):
-        uvicorn.run(create_app(home), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(home), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
         return
     if cert is None:
         raise InputError(f"Không phục vụ HTTP thường trên {host}: ngoài máy này chỉ dùng HTTPS.",
                          f"Refusing plain HTTP on {host}: beyond loopback the desk UI is HTTPS only.")
     uvicorn.run(create_app(home, set(cert.names), secure_cookies=True), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=5,
                 ssl_certfile=str(cert.cert_path), ssl_keyfile=str(cert.key_path))
