@@ -208,6 +208,24 @@ def record_delivery(ctx: AgentContext, ref: str, *, recipient_name: str, relatio
     return envelope
 
 
+def record_counter_return(ctx: AgentContext, dossier_id: str, dossier_code: str, *, recipient_name: str, relation: str,
+                          id_last_digits: str, signature: bytes, officer: str, at: datetime | None = None) -> Envelope:
+    """A result handed back at the counter (checks done by agent.desk.daily.hand_back): the same signed
+    proof as a courier's, with the officer in `courier` and batch "counter"; an open courier task closes."""
+    row = ctx.outbox.conn.execute("SELECT state, attempts FROM courier_tasks WHERE dossier_id=?", (dossier_id,)).fetchone()
+    if row and row[0] == "out":
+        raise InputError(f"Kết quả {dossier_code} đang được bưu tá mang đi giao.",
+                         f"The result of {dossier_code} is out with a courier.")
+    task = {"dossier_id": dossier_id, "dossier_code": dossier_code, "attempts": row[1] if row else 0,
+            "courier": officer, "batch": "counter"}
+    document = _base_document(ctx, task, "delivered", at or datetime.now(timezone.utc), None)
+    document.update(recipient={"name": " ".join(recipient_name.split()), "relation": relation,
+                               "id_last_digits": id_last_digits}, evidence=[_evidence(ctx, "signature", signature)])
+    envelope = _sign_and_store(ctx, task, document, "closed", task["attempts"])
+    log.info("result_returned_at_counter dossier=%s", dossier_id)
+    return envelope
+
+
 def record_failed_attempt(ctx: AgentContext, ref: str, reason: str, note: str = "", gps: Gps | None = None,
                           at: datetime | None = None) -> Envelope:
     """Record a failed delivery attempt; after MAX_FAILED_ATTEMPTS the result goes back to the desk."""

@@ -2,7 +2,8 @@
 what every route module shares (open the agent as the logged-in officer, render, redirect).
 
 Routes live by concern in routes_auth (login/logout), routes_intake (the intake form),
-routes_dossiers (dashboard, dossier, slip, search, due lists, hand-back, status and messages)
+routes_dossiers (dashboard, dossier, slip, status and messages), routes_daily (search, due lists,
+hand-back at the counter)
 and routes_courier (results to deliver). Every page needs a login (agent.desk.accounts); a
 courier account reaches only its own delivery pages. POST forms carry a per-process CSRF
 token and the Host header must be one of the desk's names, so a web page elsewhere cannot
@@ -58,6 +59,7 @@ class Desk:
         self.csrf = secrets.token_urlsafe(24)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
         self.env.filters["local"] = _local_time
+        self.env.filters["vntime"] = lambda moment: moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
 
     @contextlib.contextmanager
     def agent(self, request: Request | None = None) -> Iterator[AgentContext]:
@@ -99,7 +101,7 @@ class Desk:
 
 def create_app(home: Path | str, allowed_hosts: set[str] | None = None, secure_cookies: bool = False) -> FastAPI:
     from agent.desk.workflows import subscribe
-    from agent.web import routes_auth, routes_courier, routes_dossiers, routes_intake
+    from agent.web import routes_auth, routes_courier, routes_daily, routes_dossiers, routes_intake
 
     subscribe()
     desk = Desk(Path(home), secure_cookies)
@@ -139,7 +141,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None, secure_c
     async def motcua_error(request: Request, exc: MotcuaError) -> HTMLResponse:
         return desk.render(request, "error.html", status=400, error=exc)
 
-    for module in (routes_auth, routes_intake, routes_dossiers, routes_courier):
+    for module in (routes_auth, routes_intake, routes_dossiers, routes_daily, routes_courier):
         module.register(app, desk)
     return app
 
