@@ -87,6 +87,7 @@ def _fill_valid(page, pages) -> None:
     page.get_by_label("Số định danh cá nhân (12 số)").fill("079190001234")
     page.get_by_label("Địa chỉ", exact=True).fill("Thôn 2, xã Tân Phú")
     page.get_by_label("Thủ tục").select_option("1.001193")
+    page.get_by_role("checkbox", name="Tờ khai đăng ký khai sinh").check()
     page.get_by_label("Trang quét (ảnh hoặc PDF)").set_input_files([str(p) for p in pages])
 
 
@@ -106,7 +107,8 @@ def test_a_form_never_makes_two_dossiers(agent, agent_home, ui, browser, pages):
     # The same form resent (a refresh of the POST, a second tab): the first dossier again, no new one.
     session = session_of(page)
     data = {"csrf": csrf, "form_key": form_key, "applicant_name": "Trần Văn Bình", "citizen_id": "079190001234",
-            "address": "Thôn 2, xã Tân Phú", "procedure_code": "1.001193"}
+            "address": "Thôn 2, xã Tân Phú", "procedure_code": "1.001193",
+            "documents_received": "Tờ khai đăng ký khai sinh"}
     files = [("scans", (p.name, p.read_bytes())) for p in pages]
     again = session.post(ui + "/intake", data=data, files=files, timeout=120)
     assert again.url.endswith(f"/dossiers/{code}?again=1") and "đã được tiếp nhận trước đó" in again.text

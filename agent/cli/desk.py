@@ -104,7 +104,8 @@ def catalogue_import(ctx: click.Context, source: Path, as_json: bool) -> None:
 @handles_errors
 def intake(ctx: click.Context, files: tuple[Path, ...], slip_path: Path | None, as_json: bool, **fields: Any) -> None:
     """Take a dossier in: validate the form, capture the scans with intake.json, seal, compute the due date."""
-    from agent.desk.intake import IntakeForm, slip_for, take_in
+    from agent.desk.intake import IntakeForm, take_in
+    from agent.desk.receipt_slip import slip_for
 
     agent = _ctx(ctx)
     fields["documents_received"] = list(fields.pop("documents"))
@@ -123,7 +124,7 @@ def intake(ctx: click.Context, files: tuple[Path, ...], slip_path: Path | None, 
 @handles_errors
 def slip(ctx: click.Context, dossier: str, size: str, output: Path) -> None:
     """Write the receipt and appointment slip (form 01) of a dossier as PDF."""
-    from agent.desk.intake import slip_for
+    from agent.desk.receipt_slip import slip_for
 
     code, pdf = slip_for(_ctx(ctx), dossier, size)
     output.write_bytes(pdf)

@@ -36,6 +36,8 @@ INTAKE_SCHEMA = "motcua.intake/1"
 PROVINCES_FILE = Path(__file__).parent / "data" / "province_codes.json"
 CHANNELS = ("counter", "postal", "online")
 RETURN_METHODS = ("counter", "post")
+#: how a received document was handed in, with the slip's wording
+DOCUMENT_KINDS = {"original": "Bản chính", "certified_copy": "Bản sao chứng thực", "copy": "Bản sao"}
 _PHONE = re.compile(r"^0[2-9][0-9]{8}$")
 
 
@@ -95,6 +97,10 @@ class IntakeForm:
     birth_year: int | None = None
     birth_date: str = ""  # dd/mm/yyyy, from the chip ID card's QR or typed
     sex: str = ""  # "Nam" / "Nữ" as on the card
+    email: str = ""
+    sets: int = 1  # number of sets (bộ) of the dossier handed in
+    #: per document received: count and form (original, certified copy, copy), by document name
+    document_details: dict[str, tuple[int, str]] = field(default_factory=dict)
     channel: str = "counter"
     return_method: str = "counter"
     delivery_address: str = ""
@@ -112,10 +118,17 @@ class IntakeForm:
         docs = data.get("documents_received") or []
         if isinstance(docs, str):
             docs = [docs]
+
+        def count(value: Any) -> int:
+            text_value = str(value or "1").strip()
+            return int(text_value) if text_value.isdigit() else -1
+
+        details = {str(d): (count(data.get(f"count:{d}")), str(data.get(f"kind:{d}") or "original")) for d in docs}
         return cls(applicant_name=text("applicant_name"), citizen_id=text("citizen_id").replace(" ", ""),
                    address=text("address"), procedure_code=text("procedure_code"), phone=text("phone"),
                    birth_year=int(year_raw) if year_raw.isdigit() else (-1 if year_raw else None),
-                   birth_date=text("birth_date"), sex=text("sex"),
+                   birth_date=text("birth_date"), sex=text("sex"), email=text("email"),
+                   sets=count(data.get("sets")), document_details=details,
                    channel=text("channel") or "counter", return_method=text("return_method") or "counter",
                    delivery_address=text("delivery_address"), documents_received=[str(d) for d in docs],
                    notes=text("notes"))
@@ -176,6 +189,18 @@ class IntakeForm:
             if unknown:
                 errors["documents_received"] = ("Có giấy tờ không thuộc thành phần hồ sơ của thủ tục.",
                                                 "Some documents are not in this procedure's list.")
+            elif procedure.documents and not self.documents_received:
+                # The slip lists what was received; it never invents "documents as required".
+                errors["documents_received"] = ("Đánh dấu các giấy tờ công dân đã nộp.",
+                                                "Tick the documents the citizen handed in.")
+        if any(not 1 <= n <= 50 or kind not in DOCUMENT_KINDS for n, kind in self.document_details.values()):
+            errors["documents_received"] = ("Số lượng mỗi giấy tờ là 1–50, hình thức là bản chính, bản sao chứng thực"
+                                            " hoặc bản sao.", "Each document needs a count of 1-50 and a form: original,"
+                                            " certified copy or copy.")
+        if not 1 <= self.sets <= 20:
+            errors["sets"] = ("Số bộ hồ sơ là 1–20.", "The number of sets is 1-20.")
+        if self.email and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,190}\.[a-zA-Z]{2,}", self.email):
+            errors["email"] = ("Địa chỉ email không đúng dạng.", "The email address is not valid.")
         if len(self.notes) > 300:
             errors["notes"] = ("Ghi chú tối đa 300 ký tự.", "Notes are at most 300 characters.")
         if errors:
@@ -185,7 +210,8 @@ class IntakeForm:
 
     def applicant(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("procedure_code", "channel", "return_method", "documents_received", "notes", "delivery_address"):
+        for key in ("procedure_code", "channel", "return_method", "documents_received", "notes", "delivery_address",
+                    "sets", "document_details"):
             data.pop(key)
         return data
 
@@ -223,6 +249,9 @@ def intake_document(form: IntakeForm, procedure: Procedure, received_at: datetim
         "schema": INTAKE_SCHEMA, "applicant": form.applicant(), "procedure_code": procedure.code,
         "procedure_name": procedure.name_vi, "channel": form.channel, "return_method": form.return_method,
         "delivery_address": form.delivery_address, "documents_received": form.documents_received, "notes": form.notes,
+        "documents": [{"name": d, "count": form.document_details.get(d, (1, "original"))[0],
+                       "kind": form.document_details.get(d, (1, "original"))[1]} for d in form.documents_received],
+        "sets": form.sets,
         "received_at": utc_timestamp(received_at), "processing_days": procedure.processing_days,
         "due_at": utc_timestamp(due), "calendar_version": calendar.version,
     }
@@ -271,6 +300,11 @@ def save_intake(ctx: AgentContext, dossier: Dossier, document: dict[str, Any], f
     with ctx.outbox.transaction() as conn:
         if form_key:
             mark_done(conn, form_key, dossier.id)
+        if "book" not in document:  # the desk's tracking book (sổ theo dõi): one volume a year, numbered in order
+            volume = str(parse_utc(document["received_at"]).astimezone(VIETNAM).year)
+            number = int(ctx.outbox.get_state(f"book:{volume}", "0") or 0) + 1
+            ctx.outbox.set_state(f"book:{volume}", str(number))
+            document = {**document, "book": {"volume": volume, "number": number}}
         conn.execute(
             "INSERT OR REPLACE INTO intake(dossier_id, code, procedure_code, channel, return_method, received_at,"
             " processing_days, due_at, calendar_version, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -312,25 +346,3 @@ def current_due(ctx: AgentContext, record: IntakeRecord, conn: Any = None) -> da
     calendar = HolidayCalendar.for_home(ctx.config.home)
     received = parse_utc(record.received_at)
     return due_at(received, record.processing_days, calendar, pauses_of(conn or ctx.outbox.conn, record.dossier_id))
-
-
-def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]:
-    """(dossier code, receipt slip PDF) for a dossier taken in at this desk."""
-    from agent.desk.slips import ReceiptSlip, receipt_slip_pdf
-
-    dossier = ctx.outbox.get(ref)
-    record = get_intake(ctx, dossier.id)
-    if record is None:
-        raise InputError(f"Hồ sơ {dossier.code} không có phiếu tiếp nhận trên máy này.",
-                         f"Dossier {dossier.code} has no intake record on this desk, so no slip can be printed.")
-    applicant = record.applicant
-    received = parse_utc(record.received_at)
-    slip = ReceiptSlip(
-        agency_name=ctx.config.site or "Bộ phận một cửa", dossier_code=dossier.code,
-        procedure_code=record.procedure_code, procedure_name=record.data.get("procedure_name", record.procedure_code),
-        applicant_name=applicant.get("applicant_name", ""), address=applicant.get("address", ""),
-        phone=applicant.get("phone", ""), documents=list(record.data.get("documents_received") or []),
-        processing_days=record.processing_days, received_at=received, due_at=current_due(ctx, record),
-        return_method=record.return_method, delivery_address=record.delivery_address,
-        officer=(record.data.get("officer") or {}).get("full_name", ""))
-    return dossier.code, receipt_slip_pdf(slip, size)

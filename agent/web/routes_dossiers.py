@@ -94,7 +94,7 @@ def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
 
     @app.get("/dossiers/{ref}/slip.pdf")
     def slip(request: Request, ref: str, size: str = "A4") -> Response:
-        from agent.desk.intake import slip_for
+        from agent.desk.receipt_slip import slip_for
 
         with desk.agent(request) as ctx:
             code, pdf = slip_for(ctx, ref, size if size in ("A4", "A5") else "A4")

@@ -18,8 +18,10 @@ MAX_CARD_IMAGE = 15 * 1024 * 1024
 def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
     def page(request: Request, key: str, values: dict[str, Any], errors: dict[str, Any], status: int = 200,
              kept: list[Any] = ()) -> HTMLResponse:  # type: ignore[assignment]
+        from agent.desk.intake import DOCUMENT_KINDS
+
         return desk.render(request, "intake.html", status=status, catalogue=Catalogue.for_home(desk.home),
-                           values=values, errors=errors, form_key=key, kept=kept)
+                           values=values, errors=errors, form_key=key, kept=kept, kinds=DOCUMENT_KINDS)
 
     @app.get("/intake", response_class=HTMLResponse)
     def intake_form(request: Request) -> HTMLResponse:
