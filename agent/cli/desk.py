@@ -223,7 +223,7 @@ def notify() -> None:
 
 
 @notify.command("list")
-@click.option("--state", "states", multiple=True, type=click.Choice(["queued", "sent", "failed", "no_contact"]))
+@click.option("--state", "states", multiple=True, type=click.Choice(["queued", "handed", "written", "delivered", "failed", "no_contact", "sent"]))
 @json_option
 @click.pass_context
 @handles_errors
@@ -245,7 +245,9 @@ def notify_send(ctx: click.Context, as_json: bool) -> None:
     from agent.desk.notifications import send_pending
 
     counts = send_pending(_ctx(ctx))
-    _emit(counts, as_json, lambda: f"Đã gửi / sent {counts['sent']}, lỗi / failed {counts['failed']}")
+    _emit(counts, as_json, lambda: f"Đã chuyển cổng SMS / handed to the gateway {counts['handed']}, "
+                                   f"mới ghi ra thư mục (chưa gửi) / written to a folder (not sent) {counts['written']}, "
+                                   f"lỗi / failed {counts['failed']}")
 
 
 COMMANDS = [ui, catalogue, intake, slip, courier, notify]

@@ -67,6 +67,8 @@ def create_people_tables(db: sqlite_utils.Database) -> None:
     db["intake_forms"].create({
         "form_key": str, "username": str, "state": str, "dossier_id": str, "created_at": str, "updated_at": str,
     }, pk="form_key", if_not_exists=True)
+    if "gateway_answer" not in {c.name for c in db["notifications"].columns}:
+        db.execute("ALTER TABLE notifications ADD COLUMN gateway_answer TEXT")  # the SMS gateway's answer
     if "courier_account" not in {c.name for c in db["courier_tasks"].columns}:
         db.execute("ALTER TABLE courier_tasks ADD COLUMN courier_account TEXT")  # the courier's desk login
     db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS desk_search USING fts5(dossier_id UNINDEXED, code, name,"

@@ -95,7 +95,11 @@ STATE_NAMES = {
     "rejected": ("Bị từ chối", "rejected"), "to_deliver": ("Chờ giao", "to deliver"), "out": ("Đang giao", "out for delivery"),
     "delivered": ("Đã giao", "delivered"), "returned_to_desk": ("Trả về quầy", "back at the desk"),
     "closed": ("Đã trả tại quầy", "returned at the counter"), "cancelled": ("Huỷ", "cancelled"),
-    "queued": ("Chờ gửi", "queued"), "sent": ("Đã gửi", "sent"), "failed": ("Gửi lỗi", "failed"),
+    "queued": ("Chờ gửi", "queued"), "failed": ("Gửi lỗi", "failed"),
+    "handed": ("Đã chuyển cho cổng SMS", "handed to the SMS gateway"),
+    "written": ("Mới ghi ra thư mục, chưa gửi", "written to a folder, not sent"),
+    "delivered": ("Đã đến máy người nhận", "delivered to the phone"),
+    "sent": ("Đã chuyển đi (bản cũ, không rõ cổng)", "passed on (older version, gateway unknown)"),
     "no_contact": ("Thiếu số điện thoại", "no phone"),
 }
 

@@ -58,7 +58,7 @@ def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
             report = sync_once(ctx)
             sent = send_pending(ctx)
             summary = {"at": format_utc(), "committed": len(report.committed),
-                       "rejected": len(report.rejected), "unreachable": report.unreachable, "messages": sent["sent"]}
+                       "rejected": len(report.rejected), "unreachable": report.unreachable, "messages": sent["handed"]}
             with ctx.outbox.transaction():
                 ctx.outbox.set_state("ui:last_sync", json.dumps(summary))
         t = desk.t(request)
@@ -117,4 +117,6 @@ def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
             if request.state.form.get("retry"):
                 retry_failed(ctx)
             counts = send_pending(ctx)
-        return desk.back("/events", f"✓ {counts['sent']}  ✗ {counts['failed']}")
+        t = desk.t(request)
+        return desk.back("/events", f"{t.state('handed')}: {counts['handed']} · {t.state('written')}: "
+                                    f"{counts['written']} · {t.state('failed')}: {counts['failed']}")
