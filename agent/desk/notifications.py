@@ -16,7 +16,7 @@ no phone, recorded as `no_contact` so the dashboard shows someone must tell
 the citizen by hand.
 
 `send_pending(ctx, sender)` hands queued notifications to a pluggable sender —
-`GammuSender` (an SMS through a USB GSM modem, agent.desk.sms_gammu), `WebhookSender`
+`GammuSender` (an SMS through a USB GSM modem), `WebhookSender`
 (HTTP POST of JSON to a gateway) or `FileSender` (one JSON file per message for a
 gateway to pick up). The state says what really happened:
 queued → `handed` (a gateway took it, its answer kept) → `delivered` / `failed`
@@ -32,18 +32,15 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
-
-import requests
+from typing import Any
 
 from agent.desk.due_dates import PAUSING_STATUSES, format_due
 from agent.errors import InputError
+from agent.desk.senders import FileSender, Sender, SendFailed, WebhookSender, sender_from_config  # noqa: F401 - re-exported
 from agent.outbox.ids import utc_timestamp
-from sync_protocol.castore import write_file_atomic
 from sync_protocol.timestamps import parse_utc as _parse_utc
 
 log = logging.getLogger("motcua.agent.notifications")
@@ -140,77 +137,6 @@ def queue_notification(ctx: Any, conn: Any, event: dict[str, Any], intake: Any) 
         "INSERT OR IGNORE INTO notifications(dossier_id, dossier_code, cursor, channel, recipient, text, state,"
         " attempts, created_at) VALUES (?,?,?,?,?,?,?,0,?)",
         (event["dossier_id"], event["dossier_code"], event["cursor"], "sms", phone, text, state, utc_timestamp()))
-
-
-# -- senders ------------------------------------------------------------------------
-class SendFailed(Exception):
-    """The sender could not hand the message over; it stays queued."""
-
-
-class Sender(Protocol):
-    name: str
-
-    def send(self, message: dict[str, Any]) -> tuple[str, str]:
-        """Hand one message over durably and return (outcome, gateway's answer): outcome "handed" when
-        a gateway took it, "written" when it only went to a folder; or raise SendFailed."""
-
-
-@dataclass
-class FileSender:
-    """Writes each message as `<directory>/<id>.json` (atomically) for an SMS/Zalo gateway to collect."""
-
-    directory: Path
-    name: str = "file"
-
-    def send(self, message: dict[str, Any]) -> tuple[str, str]:
-        try:
-            write_file_atomic(Path(self.directory) / f"{message['id']:08d}.json",
-                              json.dumps(message, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o600)
-        except OSError as exc:
-            raise SendFailed(f"cannot write to {self.directory}: {exc.strerror}") from exc
-        return "written", ""
-
-
-@dataclass
-class WebhookSender:
-    """POSTs each message as JSON; any 2xx is success. An optional bearer token is sent."""
-
-    url: str
-    token: str = ""
-    timeout: float = 10.0
-    name: str = "webhook"
-
-    def send(self, message: dict[str, Any]) -> tuple[str, str]:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            response = requests.post(self.url, json=message, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise SendFailed(f"webhook unreachable ({type(exc).__name__})") from exc
-        if not 200 <= response.status_code < 300:
-            raise SendFailed(f"webhook answered HTTP {response.status_code}")
-        return "handed", f"HTTP {response.status_code} {response.text[:200]}".strip()
-
-
-def sender_from_config(home: Path | str) -> Sender:
-    """`<home>/notify.json`: {"sender": "webhook", "url": ..., "token": ...} or {"sender": "file", "dir": ...}.
-    Without it, messages go to `<home>/notifications-out/`."""
-    path = Path(home) / "notify.json"
-    if not path.exists():
-        return FileSender(Path(home) / "notifications-out")
-    try:
-        config = json.loads(path.read_text("utf-8"))
-        if config.get("sender") == "webhook":
-            return WebhookSender(str(config["url"]), str(config.get("token", "")), float(config.get("timeout", 10)))
-        if config.get("sender") == "gammu":
-            from agent.desk.sms_gammu import GammuSender
-
-            return GammuSender(dict(config.get("gammu") or {}))
-        if config.get("sender", "file") == "file":
-            return FileSender(Path(config.get("dir") or Path(home) / "notifications-out"))
-        raise ValueError(f"unknown sender {config.get('sender')!r}")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"Tệp cấu hình tin nhắn {path} không hợp lệ.", f"Notification config {path} is not valid: {exc}",
-                         'Ví dụ / e.g. {"sender": "webhook", "url": "http://127.0.0.1:9000/sms"}') from exc
 
 
 def send_pending(ctx: Any, sender: Sender | None = None, limit: int = 200) -> dict[str, int]:

@@ -93,7 +93,6 @@ def receipt_slip_pdf(slip: ReceiptSlip, size: str = "A4") -> bytes:
     doc = SimpleDocTemplate(out, pagesize=page, leftMargin=margin, rightMargin=margin, topMargin=margin,
                             bottomMargin=margin, title=f"Giấy tiếp nhận hồ sơ {slip.dossier_code}", initialFontName="VN",
                             author=slip.agency_name, subject="Mẫu số 01 - Giấy tiếp nhận hồ sơ và hẹn trả kết quả")
-    received = slip.received_at.astimezone(VIETNAM)
     number = f"Số: {slip.book_number:04d}/{slip.book_volume}" if slip.book_number else "Số: ......"
     code_block = [Paragraph("Mã hồ sơ:", st["base"]), one_line(slip.dossier_code, st["bold"], width - 34 * mm, bold=True)]
     story = [

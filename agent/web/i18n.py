@@ -81,6 +81,15 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "This form was already submitted — here is the dossier it made; no second dossier was created."),
 }
 
+#: citizen message states (agent.desk.notifications): what really happened to each message
+MESSAGE_STATE_NAMES = {
+    "queued": ("Chờ gửi", "queued"), "handed": ("Đã chuyển cho cổng SMS", "handed to the SMS gateway"),
+    "written": ("Mới ghi ra thư mục, chưa gửi", "written to a folder, not sent"),
+    "delivered": ("Đã đến máy người nhận", "delivered to the phone"), "failed": ("Gửi lỗi", "failed"),
+    "no_contact": ("Thiếu số điện thoại", "no phone"),
+    "sent": ("Đã chuyển đi (bản cũ, không rõ cổng)", "passed on (older version, gateway unknown)"),
+}
+
 #: the national public-service portal's status wording (codes 1-10)
 STATUS_NAMES = {
     1: ("Mới đăng ký", "Newly registered"), 2: ("Được tiếp nhận", "Accepted"), 3: ("Không được tiếp nhận", "Not accepted"),
@@ -96,10 +105,6 @@ STATE_NAMES = {
     "delivered": ("Đã giao", "delivered"), "returned_to_desk": ("Trả về quầy", "back at the desk"),
     "closed": ("Đã trả tại quầy", "returned at the counter"), "cancelled": ("Huỷ", "cancelled"),
     "queued": ("Chờ gửi", "queued"), "failed": ("Gửi lỗi", "failed"),
-    "handed": ("Đã chuyển cho cổng SMS", "handed to the SMS gateway"),
-    "written": ("Mới ghi ra thư mục, chưa gửi", "written to a folder, not sent"),
-    "delivered": ("Đã đến máy người nhận", "delivered to the phone"),
-    "sent": ("Đã chuyển đi (bản cũ, không rõ cổng)", "passed on (older version, gateway unknown)"),
     "no_contact": ("Thiếu số điện thoại", "no phone"),
 }
 
@@ -122,6 +127,9 @@ class Translator:
 
     def state(self, name: str) -> str:
         return STATE_NAMES.get(name, (name, name))[self._i]
+
+    def message_state(self, name: str) -> str:
+        return MESSAGE_STATE_NAMES.get(name, (name, name))[self._i]
 
     def status(self, code: int | str | None) -> str:
         """A national-portal status code (1-10) as the portal words it."""

@@ -118,5 +118,6 @@ def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
                 retry_failed(ctx)
             counts = send_pending(ctx)
         t = desk.t(request)
-        return desk.back("/events", f"{t.state('handed')}: {counts['handed']} · {t.state('written')}: "
-                                    f"{counts['written']} · {t.state('failed')}: {counts['failed']}")
+        return desk.back("/events", f"{t.message_state('handed')}: {counts['handed']} · "
+                                    f"{t.message_state('written')}: {counts['written']} · "
+                                    f"{t.message_state('failed')}: {counts['failed']}")
