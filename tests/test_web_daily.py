@@ -12,7 +12,7 @@ from sync_protocol.timestamps import format_utc
 from agent.desk.intake import IntakeForm, take_in
 
 from .conftest import run_motcua
-from .web_support import OFFICER, browser, login, needs_chromium, shots, ui  # noqa: F401 - fixtures
+from .web_support import OFFICER, browser, login, needs_chromium, shots, sign_on_pad, ui  # noqa: F401 - fixtures
 
 pytestmark = needs_chromium
 
@@ -33,15 +33,6 @@ def _take_in(agent, pages, name: str, citizen_id: str, phone: str, days_ago: int
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
-
-
-def _sign(page) -> None:
-    box = page.locator("#sigpad").bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + 40)
-    page.mouse.down()
-    for i in range(1, 10):
-        page.mouse.move(box["x"] + 20 + i * 30, box["y"] + 40 + (i % 3) * 25)
-    page.mouse.up()
 
 
 def test_search_and_due_lists(agent, ui, browser, pages, shots):
@@ -92,12 +83,12 @@ def test_hand_back_at_the_counter(hub, agent, agent_home, ui, browser, pages):
     page.wait_for_url("**/handback")
 
     page.get_by_label("Số định danh của người nhận (12 số)").fill("079190009999")  # not the applicant's
-    _sign(page)
+    sign_on_pad(page)
     page.get_by_role("button", name="Trả kết quả tại quầy").click()
     page.locator("#receiver_id-error").wait_for()
     assert "không khớp" in page.locator("#receiver_id-error").inner_text()
     page.get_by_label("Số định danh của người nhận (12 số)").fill("079190001234")
-    _sign(page)
+    sign_on_pad(page)
     page.get_by_role("button", name="Trả kết quả tại quầy").click()
     page.wait_for_url(f"**/dossiers/{dossier.code}?msg=**")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import requests
 
 from .conftest import run_motcua
-from .web_support import COURIER, OFFICER, browser, login, needs_chromium, session_of, shots, ui  # noqa: F401 - fixtures
+from .web_support import (COURIER, OFFICER, browser, login, needs_chromium, session_of, shots,  # noqa: F401 - fixtures
+                          sign_on_pad, ui)
 
 pytestmark = needs_chromium
 
@@ -79,12 +80,7 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
     login(phone, ui, COURIER)
     phone.goto(f"{ui}/courier/{code}")
     phone.get_by_label("4 số cuối giấy tờ tuỳ thân").fill("1234")
-    box = phone.locator("#sigpad").bounding_box()
-    phone.mouse.move(box["x"] + 20, box["y"] + 40)
-    phone.mouse.down()
-    for i in range(1, 12):
-        phone.mouse.move(box["x"] + 20 + i * 25, box["y"] + 40 + (i % 3) * 30)
-    phone.mouse.up()
+    sign_on_pad(phone)
     shots(phone, "deliver-phone")
     phone.get_by_role("button", name="Đã giao thành công").click()
     phone.wait_for_url("**/courier?msg=**")

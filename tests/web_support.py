@@ -94,6 +94,16 @@ def login(page, url: str, who: tuple[str, str] = OFFICER, secret: str = PASSWORD
     page.wait_for_load_state()
 
 
+def sign_on_pad(page) -> None:
+    """Draw a signature on the page's #sigpad with the mouse (or a finger on a touch page)."""
+    box = page.locator("#sigpad").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 40)
+    page.mouse.down()
+    for i in range(1, 12):
+        page.mouse.move(box["x"] + 20 + i * 25, box["y"] + 40 + (i % 3) * 30)
+    page.mouse.up()
+
+
 def session_of(page) -> requests.Session:
     """A requests session carrying the browser's cookies (to fetch PDFs the page links to)."""
     session = requests.Session()
