@@ -13,7 +13,7 @@ BROWSER_COOKIE = "motcua_desk_browser"
 def _safe_next(value: str | None) -> str:
     """Only a path on this desk (never `//elsewhere` or a full URL) after login."""
     value = value or "/"
-    return value if value.startswith("/") and not value.startswith("//") else "/"
+    return value if value.startswith("/") and not value.startswith(("//", "/\\")) else "/"
 
 
 def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
