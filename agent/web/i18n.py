@@ -63,6 +63,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "birth_date": ("Ngày sinh (dd/mm/yyyy)", "Date of birth (dd/mm/yyyy)"), "sex": ("Giới tính", "Sex"),
     "kept_scans": ("Trang quét đã gửi kèm (giữ lại)", "Scans already attached (kept)"),
     "submitting": ("Đang gửi…", "Submitting…"),
+    "card_read": ("✓ Đã đọc thẻ — kiểm tra các ô, rồi nhập số điện thoại.",
+                  "✓ Card read — check the fields, then type the phone."),
     "search_title": ("Tra cứu hồ sơ", "Find a dossier"), "email": ("Email (nếu có)", "Email (if any)"),
     "doc_count": ("Số lượng", "Count"), "doc_kind": ("Hình thức", "Form"), "sets": ("Số bộ hồ sơ", "Number of sets"),
     "search_hint": ("Mã hồ sơ, họ tên, số định danh hoặc số điện thoại", "Dossier code, name, ID number or phone"),
