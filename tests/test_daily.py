@@ -55,3 +55,19 @@ def test_hand_back_needs_a_result_and_a_matching_id(agent, taken):
         hand_back(agent, taken.code, receiver_name="Lê Văn Em", relation="Người được uỷ quyền",
                   receiver_id="003190001234", signature=None, officer="Trần Thị Lan")
     assert set(err.value.errors) == {"receiver_id", "signature"}
+
+
+def test_a_reprint_after_a_pause_states_the_new_appointment(agent, taken, tmp_path):
+    import subprocess
+
+    from agent.desk.receipt_slip import slip_for
+
+    for cursor, status, at in ((4, 5, "2026-02-04T03:00:00Z"), (5, 4, "2026-02-09T02:00:00Z")):
+        on_status_event(agent, {"cursor": cursor, "dossier_id": taken.id, "dossier_code": taken.code,
+                                "status": status, "status_name": "", "at": at, "note": "",
+                                "result_ready_for_delivery": False})
+    path = tmp_path / "reprint.pdf"
+    path.write_bytes(slip_for(agent, taken.code)[1])
+    text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout.split())
+    assert "17 giờ 00 phút, ngày 23/02/2026" in text  # 3 paused working days, then Tết
+    assert "đã thay đổi so với hẹn ban đầu 17 giờ 00 phút, ngày 11/02/2026" in text
