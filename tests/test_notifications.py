@@ -161,6 +161,8 @@ def test_gammu_modem_path_with_the_dummy_driver(agent, taken, tmp_path):
     assert list_notifications(agent)[0]["state"] == "delivered"
     with pytest.raises(InputError):
         record_delivery_report(agent, message["id"], False, "again")  # only a handed message takes a report
+    again = run_motcua("notify", "report", str(message["id"]), "--failed", home=agent.config.home)
+    assert again.returncode == 1 and "not handed to a gateway" in again.stderr
     # A modem that is not there: the message stays queued with Gammu's reason.
     on_status_event(agent, event(taken, 32, 10))
     (agent.config.home / "notify.json").write_text(json.dumps(

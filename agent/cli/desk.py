@@ -250,4 +250,20 @@ def notify_send(ctx: click.Context, as_json: bool) -> None:
                                    f"lỗi / failed {counts['failed']}")
 
 
+@notify.command("report")
+@click.argument("message_id", type=int)
+@click.option("--delivered/--failed", "delivered", required=True, help="What the gateway reported.")
+@click.option("--answer", default="", help="The gateway's own words (kept with the message).")
+@json_option
+@click.pass_context
+@handles_errors
+def notify_report(ctx: click.Context, message_id: int, delivered: bool, answer: str, as_json: bool) -> None:
+    """Record a gateway's delivery report for a message handed to it (for gateway scripts)."""
+    from agent.desk.notifications import record_delivery_report
+
+    record_delivery_report(_ctx(ctx), message_id, delivered, answer)
+    state = "delivered" if delivered else "failed"
+    _emit({"id": message_id, "state": state}, as_json, lambda: f"{message_id}: {state}")
+
+
 COMMANDS = [ui, catalogue, intake, slip, courier, notify]
