@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -117,8 +118,11 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None, secure_c
         path = request.url.path
         request.state.user = None
         if not _PUBLIC.match(path):
-            with desk.agent() as ctx:
-                user = session_user(ctx, request.cookies.get(SESSION_COOKIE))
+            def lookup() -> User | None:  # a durable SQLite write (last seen): off the event loop
+                with desk.agent() as ctx:
+                    return session_user(ctx, request.cookies.get(SESSION_COOKIE))
+
+            user = await run_in_threadpool(lookup)
             if user is None:
                 if request.method == "GET":
                     return RedirectResponse("/login?next=" + quote(str(request.url.path)), status_code=303)
