@@ -3,7 +3,7 @@
 # packages the project needs, create .venv and install the project into it.
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := sane-utils qpdf tesseract-ocr tesseract-ocr-vie libzbar0 poppler-utils fonts-dejavu-core chromium iproute2 iptables kmod softhsm2 opensc postgresql systemd nginx
+DEBS := sane-utils qpdf tesseract-ocr tesseract-ocr-vie libzbar0 poppler-utils fonts-dejavu-core chromium iproute2 iptables kmod softhsm2 opensc postgresql systemd nginx libgammu-dev pkg-config
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test deps clean

@@ -31,6 +31,9 @@ setup(
         "pyhanko-certvalidator>=0.26",
         "qrcode>=7.4",
         "pyzbar>=0.1.9",
+        "zxing-cpp>=2.2",  # chip ID card QR (reads small/rotated/worn codes zbar misses: bench/bench_idcard_qr.py)
+        "argon2-cffi>=23.1",  # desk account passwords and PINs (argon2id)
+        "python-gammu>=3.2",  # SMS through a USB GSM modem (builds against Debian's libgammu-dev)
         "jinja2>=3.1",
         "python-multipart>=0.0.9",
         "reportlab>=4.0",

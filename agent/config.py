@@ -62,6 +62,12 @@ class AgentSettings:
     deskew: bool = False
     #: hot folder: a file is consumed once its size and mtime have not changed for this many seconds
     hotfolder_settle_seconds: float = 2.0
+    #: receipt slip header, set by the province: the body above the desk (e.g. "UBND TỈNH ĐỒNG NAI") and the
+    #: issuing body (e.g. "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG XÃ TÂN PHÚ"; blank: the site name), and the
+    #: place on the date line (e.g. "Tân Phú")
+    slip_parent_body: str = ""
+    slip_issuing_body: str = ""
+    slip_place: str = ""
 
 
 @dataclass

@@ -126,13 +126,13 @@ def pages(tmp_path: Path) -> list[Path]:
 
 
 def run_motcua(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
-               timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real `motcua` CLI in a subprocess."""
+               timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `motcua` CLI in a subprocess (with `input` on its stdin)."""
     full_env = {**os.environ, **(env or {})}
     if home is not None:
         full_env["MOTCUA_HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, input=input)
 
 
 def queue_json(home: Path) -> list[dict]:

@@ -20,7 +20,7 @@ import requests
 from .conftest import ROOT, assert_clean_failure, queue_json, run_motcua
 from .fixtures_servers import quick_dossier
 from .test_tls import pki, tls_hub  # noqa: F401 - a hub serving HTTPS with a throwaway CA
-from .test_web_ui import CHROMIUM, browser, shots  # noqa: F401 - shared Chromium fixtures
+from .web_support import CHROMIUM, browser, shots  # noqa: F401 - shared Chromium fixtures
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian chromium is not installed (make deps)")

@@ -32,7 +32,7 @@ from .conftest import run_motcua
 from .test_intake import GOOD
 
 from .test_tls import pki, tls_hub  # noqa: F401,F811  (fixtures: a throwaway CA and a hub over HTTPS)
-from .test_web_ui import ARGS, CHROMIUM, shots  # noqa: F401,F811  (shots: the screenshot fixture, shared)
+from .web_support import ARGS, CHROMIUM, shots  # noqa: F401,F811  (shots: the screenshot fixture, shared)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make deps)")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "vi-VN"}

@@ -36,11 +36,12 @@ def test_healthy_desk_passes_every_check(hub, agent, agent_home, sane_test_backe
 
     # a calendar with this and next year announced and nothing unverified (tests/test_refdata_ui.py covers the rest)
     confirmed_calendar(agent_home, keep_culture_day=True).rename(agent_home / "holidays.json")
+    (agent_home / "notify.json").write_text('{"sender": "webhook", "url": "http://127.0.0.1:9/sms"}')
     code, checks = _doctor(agent_home, env=sane_test_backend)
     assert code == 0, checks
     assert {name: c["status"] for name, c in checks.items()} == {
         "enrolment": OK, "hub": OK, "clock": OK, "device": OK, "disk": OK, "scanner": OK, "queue": OK,
-        "rejected": OK, "last_sync": OK, "calendar": OK}
+        "rejected": OK, "last_sync": OK, "calendar": OK, "messages": OK}
     assert "test:0" in checks["scanner"]["message_en"]
     text = run_motcua("doctor", home=agent_home, env=sane_test_backend)
     assert text.returncode == 0 and "Mọi thứ ổn / all good" in text.stdout
@@ -83,6 +84,8 @@ def test_rejected_dossiers_and_missing_scanner_are_warnings(hub, agent, agent_ho
     assert code == 1
     assert checks["rejected"]["status"] == WARN and checks["rejected"]["hint"] == "motcua queue --state rejected"
     assert checks["scanner"]["status"] == WARN and "Không thấy máy quét" in checks["scanner"]["message_vi"]
+    # No notify.json: messages only go to a folder, which is a warning, never "sent".
+    assert checks["messages"]["status"] == WARN and "chỉ được ghi ra thư mục" in checks["messages"]["message_vi"]
 
 
 def test_damaged_outbox_is_reported_not_crashed_on(hub, agent, agent_home):

@@ -64,7 +64,8 @@ def test_postal_return_needs_phone_and_a_postal_procedure():
     assert set(err.value.errors) == {"phone"}
     with pytest.raises(IntakeInvalid) as err:
         IntakeForm.from_mapping({**GOOD, "procedure_code": "1.000894", "documents_received": []}).validate(catalogue)
-    assert set(err.value.errors) == {"return_method"}
+    # nothing ticked is refused too: the slip lists what was received and never invents it
+    assert set(err.value.errors) == {"return_method", "documents_received"}
     form = IntakeForm.from_mapping(GOOD)
     form.validate(catalogue)
     assert form.delivery_address == GOOD["address"] and form.phone == "0912345678"

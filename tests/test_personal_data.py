@@ -7,7 +7,6 @@ import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import requests
 
 from agent.delivery.sync import sync_once
 from agent.desk.courier import handover, record_delivery, records_of
@@ -19,7 +18,7 @@ from agent.ops.audit import AuditLog
 from .conftest import assert_clean_failure, run_motcua
 from .test_courier import png
 from .test_intake import GOOD
-from .test_web_ui import ui  # noqa: F401 - fixture
+from .web_support import login_session, ui  # noqa: F401 - fixture
 
 RECIPIENT = "Trần Văn Nam"
 
@@ -51,7 +50,7 @@ def returned_dossier(hub, agent):  # type: ignore[no-untyped-def]
     assert sync_once(agent).committed == [dossier.code]
     assert run_motcua("hub", "post-status", "--data", str(hub.data_dir), dossier.code, "9").returncode == 0
     sync_once(agent)  # result ready: a message to the citizen's phone and a courier task
-    assert send_pending(agent)["sent"] >= 1  # written to <home>/notifications-out for the SMS gateway
+    assert send_pending(agent)["written"] >= 1  # written to <home>/notifications-out for the SMS gateway
     handover(agent, [dossier.code], "Lê Văn Cường")
     record_delivery(agent, dossier.code, recipient_name=RECIPIENT, relation="Vợ/chồng", id_last_digits="1234",
                     signature=png())
@@ -79,7 +78,7 @@ def test_personal_data_is_gone_from_the_whole_home_after_the_retention(hub, agen
     agent.close()
     assert files_naming(agent_home, needles) == []
     log_text = caplog.text
-    page = requests.get(f"{ui}/dossiers/{dossier.code}", timeout=60)  # still works, names nobody
+    page = login_session(ui).get(f"{ui}/dossiers/{dossier.code}", timeout=60)  # still works, names nobody
     assert page.status_code == 200 and dossier.code in page.text
     assert GOOD["applicant_name"] not in page.text and RECIPIENT not in page.text
     assert files_naming(agent_home, needles) == []

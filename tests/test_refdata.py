@@ -53,7 +53,7 @@ def fake_intake(agent, received: str, days: int, due: str, version: str = "2026.
                                         code_block=agent.config.code_block, documents=[])
     save_intake(agent, dossier, {"procedure_code": "1.004222", "channel": "counter", "return_method": "counter",
                                  "received_at": received, "processing_days": days, "due_at": due,
-                                 "calendar_version": version})
+                                 "calendar_version": version, "documents_received": ["Tờ khai đăng ký thường trú"]})
     return dossier.id
 
 

@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import requests
 
 from agent.delivery.feed import pull_feed
 from agent.desk.due_dates import vn
@@ -16,7 +15,7 @@ from agent.desk.holidays import DEFAULT_TABLE
 
 from .conftest import run_motcua
 from .test_refdata import fake_intake, hub_cli, publish
-from .test_web_ui import CHROMIUM, browser, ui  # noqa: F401 - fixtures
+from .web_support import CHROMIUM, browser, login, login_session, ui  # noqa: F401 - fixtures
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make deps)")
 
@@ -56,10 +55,11 @@ def test_doctor_warns_until_the_province_publishes_a_confirmed_calendar(hub, age
 def test_slip_marks_an_unconfirmed_due_date_and_only_a4_a5_are_served(hub, agent, agent_home, ui):  # noqa: F811
     dossier = fake_intake(agent, "2026-11-23T02:00:00Z", 1, "2026-11-25T10:00:00Z")
     code = agent.outbox.get(dossier).code
+    officer = login_session(ui)
     for size in ("A3", "a4", "A4%00", "x" * 500):
-        bad = requests.get(f"{ui}/dossiers/{code}/slip.pdf", params={"size": size}, timeout=30)
+        bad = officer.get(f"{ui}/dossiers/{code}/slip.pdf", params={"size": size}, timeout=30)
         assert bad.status_code == 400 and "A4" in bad.text and "Traceback" not in bad.text
-    good = requests.get(f"{ui}/dossiers/{code}/slip.pdf", params={"size": "A5"}, timeout=60)
+    good = officer.get(f"{ui}/dossiers/{code}/slip.pdf", params={"size": "A5"}, timeout=60)
     assert good.status_code == 200 and good.headers["content-type"] == "application/pdf"
     text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=good.content, capture_output=True,
                                    check=True).stdout.decode().split())
@@ -72,6 +72,7 @@ def test_dashboard_and_dossier_page_show_warnings_and_the_recomputation(hub, age
     dossier = fake_intake(agent, "2026-11-23T02:00:00Z", 1, "2026-11-25T10:00:00Z")
     code = agent.outbox.get(dossier).code
     page = browser.new_page()
+    login(page, ui)
     page.goto(ui + "/?lang=vi")
     warnings = page.locator("#calendar-warnings").inner_text()
     assert "2027" in warnings and "24/11/2026" in warnings

@@ -5,71 +5,26 @@ Screenshots go to a temp dir; with MOTCUA_SCREENSHOTS=1 they are also written to
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import pytest
 import requests
 
-from .conftest import ROOT, free_port, run_motcua
+from .conftest import run_motcua
+from .web_support import (COURIER, OFFICER, browser, login, needs_chromium, session_of, shots,  # noqa: F401 - fixtures
+                          sign_on_pad, ui)
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make deps)")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
-
-
-@pytest.fixture
-def ui(agent, agent_home, tmp_path):
-    port = free_port()
-    log = open(tmp_path / "ui.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "ui", "--port", str(port)], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, env={**os.environ, "MOTCUA_HOME": str(agent_home)})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if requests.get(url + "/", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    else:
-        raise RuntimeError((tmp_path / "ui.log").read_text())
-    yield url
-    proc.terminate()
-    proc.wait(10)
+pytestmark = needs_chromium
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
+def pdf_text(data: bytes) -> str:
+    import subprocess
 
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = tmp_path / "shots"
-    folder.mkdir()
-
-    def take(page, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
-        if os.environ.get("MOTCUA_SCREENSHOTS"):
-            (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
-            shutil.copy(folder / f"{name}.png", ROOT / "docs" / "screenshots" / f"{name}.png")
-
-    return take
-
+    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
 
 def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, shots):
+    from .web_support import add_account
+
+    add_account(agent, COURIER, "courier")
     page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    login(page, ui)
     page.goto(ui + "/intake")
     # The officer's work: 7 fields typed or chosen, 1 file chooser, 1 submit (counted in the README).
     page.get_by_label("Họ và tên người nộp").fill("Nguyễn Thị Ánh Tuyết")
@@ -85,8 +40,13 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
     page.wait_for_url("**/dossiers/**")
     code = page.locator("#dossier-code").inner_text()
     assert code.startswith("000.00.01.H29-") and page.locator("#dossier-state").inner_text() == "Đã niêm phong"
-    slip = requests.get(f"{ui}/dossiers/{code}/slip.pdf?size=A5", timeout=30)
+    slip = session_of(page).get(f"{ui}/dossiers/{code}/slip.pdf?size=A5", timeout=30)
     assert slip.headers["content-type"] == "application/pdf" and slip.content.startswith(b"%PDF")
+    assert OFFICER[1] in pdf_text(slip.content)  # the receiving officer's name on the slip
+    from agent.ops.audit import AuditLog
+
+    taken = [e for e in AuditLog(agent_home / "audit.db").entries() if e["action"] == "dossier.taken_in"]
+    assert [e["actor"] for e in taken] == ["officer:lan"]
 
     page.get_by_role("button", name="Đồng bộ ngay").click()
     page.wait_for_url("**/dossiers/**")
@@ -96,7 +56,7 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
     assert posted.returncode == 0, posted.stderr
     page.get_by_role("button", name="Đồng bộ ngay").click()
     page.wait_for_url("**/dossiers/**")
-    assert "9 · decided" in page.locator("table.events").inner_text()
+    assert "9 · Đã xử lý xong · giao tận nhà" in page.locator("table.events").inner_text()
     assert "đã có kết quả" in page.locator("table.messages").inner_text()
     shots(page, "dossier")
 
@@ -108,21 +68,19 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
 
     page.goto(ui + "/courier")
     page.get_by_label(f"Lập biên bản bàn giao: {code}").check()
-    page.get_by_label("Họ tên nhân viên bưu chính").fill("Lê Văn Cường")
+    page.get_by_label("Tài khoản nhân viên bưu chính").select_option(COURIER[0])
     page.get_by_role("button", name="Lập biên bản bàn giao").click()
     handover_link = page.get_by_role("link", name="Tải về PDF")
-    assert requests.get(ui + handover_link.get_attribute("href"), timeout=10).content.startswith(b"%PDF")
+    handover_pdf = session_of(page).get(ui + handover_link.get_attribute("href"), timeout=10).content
+    assert COURIER[1] in pdf_text(handover_pdf) and OFFICER[1] in pdf_text(handover_pdf)
     shots(page, "courier")
 
-    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    # The courier, logged in on a phone, sees the task handed to them and records the delivery.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    login(phone, ui, COURIER)
     phone.goto(f"{ui}/courier/{code}")
     phone.get_by_label("4 số cuối giấy tờ tuỳ thân").fill("1234")
-    box = phone.locator("#sigpad").bounding_box()
-    phone.mouse.move(box["x"] + 20, box["y"] + 40)
-    phone.mouse.down()
-    for i in range(1, 12):
-        phone.mouse.move(box["x"] + 20 + i * 25, box["y"] + 40 + (i % 3) * 30)
-    phone.mouse.up()
+    sign_on_pad(phone)
     shots(phone, "deliver-phone")
     phone.get_by_role("button", name="Đã giao thành công").click()
     phone.wait_for_url("**/courier?msg=**")
@@ -138,6 +96,9 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
         document = verify_proof(proof, ctx.device_key.public_key())
         assert document["dossier_code"] == code and document["evidence"][0]["media_type"] == "image/png"
         assert document["recipient"]["name"] == "Nguyễn Thị Ánh Tuyết"
+        from agent.desk.intake import get_intake
+
+        assert get_intake(ctx, ctx.outbox.get(code).id).data["officer"] == {"username": "lan", "full_name": OFFICER[1]}
     finally:
         ctx.close()
 
@@ -148,6 +109,7 @@ def test_desk_day_in_the_browser(hub, agent, agent_home, ui, browser, pages, sho
 
 def test_bad_intake_marks_fields_and_queues_nothing(agent, agent_home, ui, browser, pages):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
+    login(page, ui)
     page.goto(ui + "/intake")
     page.get_by_label("Họ và tên người nộp").fill("Trần Văn Bình")
     page.get_by_label("Số định danh cá nhân (12 số)").fill("003190001234")  # 003 is no province code
@@ -155,6 +117,7 @@ def test_bad_intake_marks_fields_and_queues_nothing(agent, agent_home, ui, brows
     page.get_by_label("Thủ tục").select_option("1.001193")
     page.get_by_label("Trang quét (ảnh hoặc PDF)").set_input_files([str(pages[0])])
     page.get_by_role("button", name="Tiếp nhận và niêm phong").click()
+    page.locator("#citizen_id-error").wait_for()
     field = page.get_by_label("Số định danh cá nhân (12 số)")
     assert field.get_attribute("aria-invalid") == "true"
     assert "mã tỉnh" in page.locator("#citizen_id-error").inner_text()
@@ -162,6 +125,8 @@ def test_bad_intake_marks_fields_and_queues_nothing(agent, agent_home, ui, brows
     assert run_motcua("queue", "--json", home=agent_home).stdout.strip() == "[]"
 
 
-def test_forms_need_the_csrf_token_and_a_local_host(ui):
-    assert requests.post(ui + "/sync", data={"next": "/"}, timeout=10).status_code == 403
+def test_forms_need_the_csrf_token_and_a_local_host(ui, browser):
+    page = browser.new_page()
+    login(page, ui)
+    assert session_of(page).post(ui + "/sync", data={"next": "/"}, timeout=10).status_code == 403
     assert requests.get(ui + "/", headers={"Host": "evil.example"}, timeout=10).status_code == 421

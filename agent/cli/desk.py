@@ -22,20 +22,34 @@ from agent.cli.support import handles_errors, json_option
 
 
 @click.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback (e.g. 0.0.0.0 for a tablet on the desk LAN) "
+                   "is served over HTTPS only, with the desk's self-signed certificate.")
 @click.option("--port", default=8480, show_default=True, type=int)
+@click.option("--name", "names", multiple=True, help="Another name or address LAN clients use for this PC (repeat).")
 @click.pass_context
 @handles_errors
-def ui(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the desk web UI on this PC (Vietnamese, English switch).
+def ui(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> None:
+    """Serve the desk web UI (Vietnamese, English switch); every page needs a desk account login.
 
     Example: motcua ui   then open http://127.0.0.1:8480
+    Example: motcua ui --host 0.0.0.0   then open https://<this PC>:8480 and compare the fingerprint
     """
     from agent.web.app import serve
+    from agent.web.tls import desk_certificate, is_loopback
 
     agent = _ctx(ctx)
-    click.echo(f"Giao diện bàn tiếp nhận / desk UI: http://{host}:{port}  (Ctrl-C để dừng / to stop)", err=True)
-    serve(agent.config.home, host, port)
+    if is_loopback(host):
+        click.echo(f"Giao diện bàn tiếp nhận / desk UI: http://{host}:{port}  (Ctrl-C để dừng / to stop)", err=True)
+        serve(agent.config.home, host, port)
+        return
+    cert = desk_certificate(agent.config.home, names)
+    click.echo(f"Giao diện bàn tiếp nhận / desk UI (HTTPS): https://{cert.names[-1]}:{port}\n"
+               f"Tên/địa chỉ hợp lệ / valid names: {', '.join(cert.names)}\n"
+               f"Vân tay chứng chỉ / certificate fingerprint (SHA-256): {cert.fingerprint}\n"
+               "So vân tay này trên máy khác trước khi tin / compare it on the other device before trusting it.",
+               err=True)
+    serve(agent.config.home, host, port, cert)
 
 
 @click.group()
@@ -91,7 +105,8 @@ def catalogue_import(ctx: click.Context, source: Path, as_json: bool) -> None:
 @handles_errors
 def intake(ctx: click.Context, files: tuple[Path, ...], slip_path: Path | None, as_json: bool, **fields: Any) -> None:
     """Take a dossier in: validate the form, capture the scans with intake.json, seal, compute the due date."""
-    from agent.desk.intake import IntakeForm, slip_for, take_in
+    from agent.desk.intake import IntakeForm, take_in
+    from agent.desk.receipt_slip import slip_for
 
     agent = _ctx(ctx)
     fields["documents_received"] = list(fields.pop("documents"))
@@ -110,7 +125,7 @@ def intake(ctx: click.Context, files: tuple[Path, ...], slip_path: Path | None, 
 @handles_errors
 def slip(ctx: click.Context, dossier: str, size: str, output: Path) -> None:
     """Write the receipt and appointment slip (form 01) of a dossier as PDF."""
-    from agent.desk.intake import slip_for
+    from agent.desk.receipt_slip import slip_for
 
     code, pdf = slip_for(_ctx(ctx), dossier, size)
     output.write_bytes(pdf)
@@ -237,7 +252,7 @@ def notify() -> None:
 
 
 @notify.command("list")
-@click.option("--state", "states", multiple=True, type=click.Choice(["queued", "sent", "failed", "no_contact"]))
+@click.option("--state", "states", multiple=True, type=click.Choice(["queued", "handed", "written", "delivered", "failed", "no_contact", "sent"]))
 @json_option
 @click.pass_context
 @handles_errors
@@ -259,7 +274,25 @@ def notify_send(ctx: click.Context, as_json: bool) -> None:
     from agent.desk.notifications import send_pending
 
     counts = send_pending(_ctx(ctx))
-    _emit(counts, as_json, lambda: f"Đã gửi / sent {counts['sent']}, lỗi / failed {counts['failed']}")
+    _emit(counts, as_json, lambda: f"Đã chuyển cổng SMS / handed to the gateway {counts['handed']}, "
+                                   f"mới ghi ra thư mục (chưa gửi) / written to a folder (not sent) {counts['written']}, "
+                                   f"lỗi / failed {counts['failed']}")
+
+
+@notify.command("report")
+@click.argument("message_id", type=int)
+@click.option("--delivered/--failed", "delivered", required=True, help="What the gateway reported.")
+@click.option("--answer", default="", help="The gateway's own words (kept with the message).")
+@json_option
+@click.pass_context
+@handles_errors
+def notify_report(ctx: click.Context, message_id: int, delivered: bool, answer: str, as_json: bool) -> None:
+    """Record a gateway's delivery report for a message handed to it (for gateway scripts)."""
+    from agent.desk.notifications import record_delivery_report
+
+    record_delivery_report(_ctx(ctx), message_id, delivered, answer)
+    state = "delivered" if delivered else "failed"
+    _emit({"id": message_id, "state": state}, as_json, lambda: f"{message_id}: {state}")
 
 
 @click.command("purge-personal-data")

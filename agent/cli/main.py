@@ -54,11 +54,15 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool) -> None:
               help="HTTPS: CA certificate(s) (PEM) to verify the hub with, instead of the system CAs.")
 @click.option("--pin-sha256", "pin_sha256", default=None,
               help="HTTPS: also require this hub certificate (sha256 of its DER bytes, hex).")
+@click.option("--admin", "admin_user", default=None, help="Also create the first desk administrator (username).")
+@click.option("--admin-name", default=None, help="The administrator's full name (with --admin).")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the administrator's password from stdin.")
 @json_option
 @click.pass_context
 @handles_errors
 def init(ctx: click.Context, hub_url: str, token: str, site: str | None, device_name: str | None,
-         hub_key_id: str | None, ca_bundle: str | None, pin_sha256: str | None, as_json: bool) -> None:
+         hub_key_id: str | None, ca_bundle: str | None, pin_sha256: str | None, admin_user: str | None,
+         admin_name: str | None, from_stdin: bool, as_json: bool) -> None:
     """Enrol this desk with the hub (creates the device key).
 
     Example: motcua init --hub https://hub.tinh.gov.vn:8470 --token mct_… --site "UBND xã Tân Phú" --ca-bundle ca.pem
@@ -67,6 +71,9 @@ def init(ctx: click.Context, hub_url: str, token: str, site: str | None, device_
 
     result = enrol(_ctx(ctx), hub_url, token, site, device_name, hub_key_id, ca_bundle=ca_bundle,
                    hub_cert_sha256=pin_sha256)
+    from agent.cli.users import first_admin
+
+    first_admin(_ctx(ctx), admin_user, admin_name, from_stdin, interactive=not as_json)
     _emit(result, as_json, lambda: f"Đã đăng ký / enrolled: {result['device_id']} "
                                    f"({result['site']}, {result['agency_code']}, block {result['code_block']})\n"
                                    f"Khoá trung tâm đã ghim / pinned hub key: {result['hub_key_id']}")
@@ -329,8 +336,9 @@ def _add_command_modules() -> None:
     from agent.cli import capture as capture_cli
     from agent.cli import desk as desk_cli
     from agent.cli import ops as ops_cli
+    from agent.cli import users as users_cli
 
-    for module in (capture_cli, desk_cli, ops_cli):
+    for module in (capture_cli, desk_cli, ops_cli, users_cli):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -62,14 +62,19 @@ def task_from_event(conn: Any, event: dict[str, Any], intake: Any) -> None:
                      (now, event["dossier_id"], *OPEN_STATES))
 
 
-def list_tasks(ctx: AgentContext, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Tasks with what the courier needs (recipient, address, phone) from the local intake record."""
+def list_tasks(ctx: AgentContext, states: tuple[str, ...] | None = None,
+               courier_account: str | None = None) -> list[dict[str, Any]]:
+    """Tasks with what the courier needs (recipient, address, phone) from the local intake record;
+    with `courier_account`, only the tasks handed to that courier's desk login."""
     query = ("SELECT t.dossier_id, t.dossier_code, t.state, t.attempts, t.batch, t.courier, t.updated_at, i.data"
-             " FROM courier_tasks t LEFT JOIN intake i ON i.dossier_id=t.dossier_id")
+             " FROM courier_tasks t LEFT JOIN intake i ON i.dossier_id=t.dossier_id WHERE 1=1")
     params: tuple = ()
     if states:
-        query += f" WHERE t.state IN ({','.join('?' * len(states))})"
+        query += f" AND t.state IN ({','.join('?' * len(states))})"
         params = states
+    if courier_account is not None:
+        query += " AND t.courier_account = ?"
+        params = (*params, courier_account)
     tasks = []
     for row in ctx.outbox.conn.execute(query + " ORDER BY t.created_at, t.dossier_code", params):
         data = json.loads(row[7]) if row[7] else {}
@@ -82,8 +87,8 @@ def list_tasks(ctx: AgentContext, states: tuple[str, ...] | None = None) -> list
     return tasks
 
 
-def _task(ctx: AgentContext, ref: str) -> dict[str, Any]:
-    for task in list_tasks(ctx):
+def _task(ctx: AgentContext, ref: str, courier_account: str | None = None) -> dict[str, Any]:
+    for task in list_tasks(ctx, courier_account=courier_account):
         if ref in (task["dossier_id"], task["dossier_code"]):
             return task
     raise InputError(f"Không có kết quả cần giao cho hồ sơ {ref!r}.", f"No delivery task for dossier {ref!r}.",
@@ -91,9 +96,13 @@ def _task(ctx: AgentContext, ref: str) -> dict[str, Any]:
 
 
 def handover(ctx: AgentContext, refs: list[str], courier: str, at: datetime | None = None,
-             postal_items: dict[str, str] | None = None) -> tuple[str, Path]:
+             postal_items: dict[str, str] | None = None, *, courier_account: str | None = None,
+             officer: str = "") -> tuple[str, Path]:
     """Hand results to a courier: mark them out, write the handover record PDF; returns (batch id, pdf path).
-    `postal_items` maps a ref to its UPU S10 number (validated by the caller), printed as a barcode."""
+
+    `postal_items` maps a ref to its UPU S10 number (validated by the caller), printed as a barcode;
+    `courier_account` is the courier's desk login (then only they see these tasks); `officer`
+    is the handing officer's full name, printed on the record."""
     from agent.desk.slips import HandoverItem, handover_pdf
 
     courier = " ".join(courier.split())
@@ -110,13 +119,13 @@ def handover(ctx: AgentContext, refs: list[str], courier: str, at: datetime | No
     batch = f"BG-{at.astimezone(VIETNAM):%y%m%d-%H%M%S}"
     pdf = handover_pdf(ctx.config.site or "Bộ phận một cửa", batch, courier,
                        [HandoverItem(t["dossier_code"], t["procedure_name"], t["recipient"], t["address"], t["phone"],
-                                     _postal_item(t, postal_items or {})) for t in tasks], at)
+                                     _postal_item(t, postal_items or {})) for t in tasks], at, officer=officer)
     path = ctx.config.home / "handover" / f"{batch}.pdf"
     write_file_atomic(path, pdf, mode=0o600)
     with ctx.outbox.transaction() as conn:
         for task in tasks:
-            conn.execute("UPDATE courier_tasks SET state='out', batch=?, courier=?, updated_at=? WHERE dossier_id=?",
-                         (batch, courier, utc_timestamp(at), task["dossier_id"]))
+            conn.execute("UPDATE courier_tasks SET state='out', batch=?, courier=?, courier_account=?, updated_at=?"
+                         " WHERE dossier_id=?", (batch, courier, courier_account, utc_timestamp(at), task["dossier_id"]))
     log.info("handover batch=%s results=%d", batch, len(tasks))
     return batch, path
 
@@ -202,6 +211,24 @@ def record_delivery(ctx: AgentContext, ref: str, *, recipient_name: str, relatio
                     evidence=evidence)
     envelope = _sign_and_store(ctx, task, document, "delivered", task["attempts"] + 1)
     log.info("delivery_recorded dossier=%s attempt=%d", task["dossier_id"], document["attempt"])
+    return envelope
+
+
+def record_counter_return(ctx: AgentContext, dossier_id: str, dossier_code: str, *, recipient_name: str, relation: str,
+                          id_last_digits: str, signature: bytes, officer: str, at: datetime | None = None) -> Envelope:
+    """A result handed back at the counter (checks done by agent.desk.daily.hand_back): the same signed
+    proof as a courier's, with the officer in `courier` and batch "counter"; an open courier task closes."""
+    row = ctx.outbox.conn.execute("SELECT state, attempts FROM courier_tasks WHERE dossier_id=?", (dossier_id,)).fetchone()
+    if row and row[0] == "out":
+        raise InputError(f"Kết quả {dossier_code} đang được bưu tá mang đi giao.",
+                         f"The result of {dossier_code} is out with a courier.")
+    task = {"dossier_id": dossier_id, "dossier_code": dossier_code, "attempts": row[1] if row else 0,
+            "courier": officer, "batch": "counter"}
+    document = _base_document(ctx, task, "delivered", at or datetime.now(timezone.utc), None)
+    document.update(recipient={"name": " ".join(recipient_name.split()), "relation": relation,
+                               "id_last_digits": id_last_digits}, evidence=[_evidence(ctx, "signature", signature)])
+    envelope = _sign_and_store(ctx, task, document, "closed", task["attempts"])
+    log.info("result_returned_at_counter dossier=%s", dossier_id)
     return envelope
 
 

@@ -37,6 +37,8 @@ INTAKE_SCHEMA = "motcua.intake/1"
 PROVINCES_FILE = Path(__file__).parent / "data" / "province_codes.json"
 CHANNELS = ("counter", "postal", "online")
 RETURN_METHODS = ("counter", "post")
+#: how a received document was handed in, with the slip's wording
+DOCUMENT_KINDS = {"original": "Bản chính", "certified_copy": "Bản sao chứng thực", "copy": "Bản sao"}
 _PHONE = re.compile(r"^0[2-9][0-9]{8}$")
 
 
@@ -94,6 +96,12 @@ class IntakeForm:
     procedure_code: str
     phone: str = ""
     birth_year: int | None = None
+    birth_date: str = ""  # dd/mm/yyyy, from the chip ID card's QR or typed
+    sex: str = ""  # "Nam" / "Nữ" as on the card
+    email: str = ""
+    sets: int = 1  # number of sets (bộ) of the dossier handed in
+    #: per document received: count and form (original, certified copy, copy), by document name
+    document_details: dict[str, tuple[int, str]] = field(default_factory=dict)
     channel: str = "counter"
     return_method: str = "counter"
     delivery_address: str = ""
@@ -111,9 +119,17 @@ class IntakeForm:
         docs = data.get("documents_received") or []
         if isinstance(docs, str):
             docs = [docs]
+
+        def count(value: Any) -> int:
+            text_value = str(value or "1").strip()
+            return int(text_value) if text_value.isdigit() else -1
+
+        details = {str(d): (count(data.get(f"count:{d}")), str(data.get(f"kind:{d}") or "original")) for d in docs}
         return cls(applicant_name=text("applicant_name"), citizen_id=text("citizen_id").replace(" ", ""),
                    address=text("address"), procedure_code=text("procedure_code"), phone=text("phone"),
                    birth_year=int(year_raw) if year_raw.isdigit() else (-1 if year_raw else None),
+                   birth_date=text("birth_date"), sex=text("sex"), email=text("email"),
+                   sets=count(data.get("sets")), document_details=details,
                    channel=text("channel") or "counter", return_method=text("return_method") or "counter",
                    delivery_address=text("delivery_address"), documents_received=[str(d) for d in docs],
                    notes=text("notes"))
@@ -126,9 +142,24 @@ class IntakeForm:
         if self.birth_year == -1 or (self.birth_year is not None and not 1900 <= self.birth_year <= 2100):
             errors["birth_year"] = ("Năm sinh phải là năm có 4 chữ số.", "Birth year must be a 4-digit year.")
             self.birth_year = None
+        if self.birth_date:
+            try:
+                born = datetime.strptime(self.birth_date, "%d/%m/%Y")
+            except ValueError:
+                errors["birth_date"] = ("Ngày sinh phải có dạng ngày/tháng/năm, ví dụ 05/03/1990.",
+                                        "Date of birth must be day/month/year, e.g. 05/03/1990.")
+            else:
+                if self.birth_year is not None and self.birth_year != born.year:
+                    errors["birth_year"] = ("Năm sinh không khớp ngày sinh.", "Birth year does not match the date of birth.")
+                self.birth_year = born.year
         problem = check_citizen_id(self.citizen_id, self.birth_year, today)
         if problem:
             errors["citizen_id"] = problem
+        if self.sex not in ("", "Nam", "Nữ"):
+            errors["sex"] = ("Giới tính là Nam hoặc Nữ.", "Sex must be Nam or Nữ.")
+        elif self.sex and not problem and int(self.citizen_id[3]) % 2 != (self.sex == "Nữ"):
+            errors["sex"] = ("Giới tính không khớp chữ số thứ 4 của số định danh.",
+                             "Sex does not match the 4th digit of the citizen ID.")
         if self.phone:
             phone = normalise_phone(self.phone)
             if phone is None:
@@ -159,6 +190,18 @@ class IntakeForm:
             if unknown:
                 errors["documents_received"] = ("Có giấy tờ không thuộc thành phần hồ sơ của thủ tục.",
                                                 "Some documents are not in this procedure's list.")
+            elif procedure.documents and not self.documents_received:
+                # The slip lists what was received; it never invents "documents as required".
+                errors["documents_received"] = ("Đánh dấu các giấy tờ công dân đã nộp.",
+                                                "Tick the documents the citizen handed in.")
+        if any(not 1 <= n <= 50 or kind not in DOCUMENT_KINDS for n, kind in self.document_details.values()):
+            errors["documents_received"] = ("Số lượng mỗi giấy tờ là 1–50, hình thức là bản chính, bản sao chứng thực"
+                                            " hoặc bản sao.", "Each document needs a count of 1-50 and a form: original,"
+                                            " certified copy or copy.")
+        if not 1 <= self.sets <= 20:
+            errors["sets"] = ("Số bộ hồ sơ là 1–20.", "The number of sets is 1-20.")
+        if self.email and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,190}\.[a-zA-Z]{2,}", self.email):
+            errors["email"] = ("Địa chỉ email không đúng dạng.", "The email address is not valid.")
         if len(self.notes) > 300:
             errors["notes"] = ("Ghi chú tối đa 300 ký tự.", "Notes are at most 300 characters.")
         if errors:
@@ -168,7 +211,8 @@ class IntakeForm:
 
     def applicant(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("procedure_code", "channel", "return_method", "documents_received", "notes", "delivery_address"):
+        for key in ("procedure_code", "channel", "return_method", "documents_received", "notes", "delivery_address",
+                    "sets", "document_details"):
             data.pop(key)
         return data
 
@@ -198,36 +242,52 @@ class IntakeRecord:
 
 
 def intake_document(form: IntakeForm, procedure: Procedure, received_at: datetime, due: datetime,
-                    calendar: HolidayCalendar) -> dict[str, Any]:
-    """The `intake.json` payload object (canonical-ish JSON, no dossier code: that is in the manifest)."""
-    return {
+                    calendar: HolidayCalendar, officer: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `intake.json` payload object (canonical-ish JSON, no dossier code: that is in the manifest).
+
+    `officer` ({username, full_name}) is the receiving officer, printed on the slip."""
+    return {"officer": officer or {},
         "schema": INTAKE_SCHEMA, "applicant": form.applicant(), "procedure_code": procedure.code,
         "procedure_name": procedure.name_vi, "channel": form.channel, "return_method": form.return_method,
         "delivery_address": form.delivery_address, "documents_received": form.documents_received, "notes": form.notes,
+        "documents": [{"name": d, "count": form.document_details.get(d, (1, "original"))[0],
+                       "kind": form.document_details.get(d, (1, "original"))[1]} for d in form.documents_received],
+        "sets": form.sets,
         "received_at": utc_timestamp(received_at), "processing_days": procedure.processing_days,
         "due_at": utc_timestamp(due), "calendar_version": calendar.version,
     }
 
 
 def take_in(ctx: AgentContext, form: IntakeForm, files: list[Path | str], *, received_at: datetime | None = None,
-            seal: bool = True, catalogue: Catalogue | None = None) -> tuple[Dossier, IntakeRecord]:
-    """Validate the form, capture the scans with `intake.json`, store the local intake record, seal."""
+            seal: bool = True, catalogue: Catalogue | None = None, officer: dict[str, str] | None = None,
+            form_key: str | None = None) -> tuple[Dossier, IntakeRecord]:
+    """Validate the form (every bad field at once), capture the scans with `intake.json`, store the
+    local intake record (marking the web form `form_key` done in the same transaction), seal."""
     from agent.capture.files import import_files
+    from agent.ops.audit import audit_event
     from agent.sealing.seal import seal_dossier
 
     ctx.config.require_enrolled()
     received = received_at or intake_time(ctx.outbox)[0]  # legal time: corrected by the hub's clock
     catalogue = catalogue or Catalogue.for_home(ctx.config.home)
-    procedure = form.validate(catalogue, received)
-    if not files:
-        raise IntakeInvalid({"files": ("Chưa có trang quét nào của hồ sơ.", "No scanned pages were attached.")})
+    missing = {} if files else {"files": ("Chưa có trang quét nào của hồ sơ.", "No scanned pages were attached.")}
+    try:
+        procedure = form.validate(catalogue, received)
+    except IntakeInvalid as exc:
+        raise IntakeInvalid({**exc.errors, **missing}) from None
+    if missing:
+        raise IntakeInvalid(missing)
     calendar = HolidayCalendar.for_home(ctx.config.home)
     due = due_at(received, procedure.processing_days, calendar)
-    document = intake_document(form, procedure, received, due, calendar)
+    document = intake_document(form, procedure, received, due, calendar, officer)
     payload = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    dossier = import_files(ctx, files, procedure.code, form.channel, received_at=received,
-                           extra_objects=[("intake.json", "application/json", payload)])
-    record = save_intake(ctx, dossier, document)
+    try:
+        dossier = import_files(ctx, files, procedure.code, form.channel, received_at=received,
+                               extra_objects=[("intake.json", "application/json", payload)])
+    except InputError as exc:  # a scan that cannot be read belongs next to the scans field
+        raise IntakeInvalid({"files": (exc.message_vi, exc.message_en)}) from exc
+    record = save_intake(ctx, dossier, document, form_key)
+    audit_event(ctx, "dossier.taken_in", dossier.id, code=dossier.code, procedure=procedure.code)
     if seal:
         dossier = seal_dossier(ctx, dossier.id)
     log.info("intake dossier=%s procedure=%s channel=%s return=%s days=%d", dossier.id, procedure.code,
@@ -235,8 +295,17 @@ def take_in(ctx: AgentContext, form: IntakeForm, files: list[Path | str], *, rec
     return dossier, record
 
 
-def save_intake(ctx: AgentContext, dossier: Dossier, document: dict[str, Any]) -> IntakeRecord:
+def save_intake(ctx: AgentContext, dossier: Dossier, document: dict[str, Any], form_key: str | None = None) -> IntakeRecord:
+    from agent.desk.intake_forms import mark_done
+
     with ctx.outbox.transaction() as conn:
+        if form_key:
+            mark_done(conn, form_key, dossier.id)
+        if "book" not in document:  # the desk's tracking book (sổ theo dõi): one volume a year, numbered in order
+            volume = str(parse_utc(document["received_at"]).astimezone(VIETNAM).year)
+            number = int(ctx.outbox.get_state(f"book:{volume}", "0") or 0) + 1
+            ctx.outbox.set_state(f"book:{volume}", str(number))
+            document = {**document, "book": {"volume": volume, "number": number}}
         conn.execute(
             "INSERT OR REPLACE INTO intake(dossier_id, code, procedure_code, channel, return_method, received_at,"
             " processing_days, due_at, calendar_version, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -288,28 +357,3 @@ def due_is_unconfirmed(ctx: AgentContext, record: IntakeRecord) -> bool:
 
     return due_unconfirmed(parse_utc(record.received_at), current_due(ctx, record),
                            HolidayCalendar.for_home(ctx.config.home))
-
-
-def slip_for(ctx: AgentContext, ref: str, size: str = "A4") -> tuple[str, bytes]:
-    """(dossier code, receipt slip PDF) for a dossier taken in at this desk."""
-    from agent.desk.slips import ReceiptSlip, receipt_slip_pdf
-
-    dossier = ctx.outbox.get(ref)
-    record = get_intake(ctx, dossier.id)
-    if record is None:
-        raise InputError(f"Hồ sơ {dossier.code} không có phiếu tiếp nhận trên máy này.",
-                         f"Dossier {dossier.code} has no intake record on this desk, so no slip can be printed.")
-    applicant = record.applicant
-    received = parse_utc(record.received_at)
-    from agent.desk.refdata_store import agency_name
-
-    slip = ReceiptSlip(
-        agency_name=agency_name(ctx.config.home, ctx.config.agency_code, ctx.config.site or "Bộ phận một cửa"),
-        dossier_code=dossier.code,
-        procedure_code=record.procedure_code, procedure_name=record.data.get("procedure_name", record.procedure_code),
-        applicant_name=applicant.get("applicant_name", ""), address=applicant.get("address", ""),
-        phone=applicant.get("phone", ""), documents=list(record.data.get("documents_received") or []),
-        processing_days=record.processing_days, received_at=received, due_at=current_due(ctx, record),
-        return_method=record.return_method, delivery_address=record.delivery_address,
-        calendar_unconfirmed=due_is_unconfirmed(ctx, record))
-    return dossier.code, receipt_slip_pdf(slip, size)

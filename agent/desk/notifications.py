@@ -16,35 +16,39 @@ no phone, recorded as `no_contact` so the dashboard shows someone must tell
 the citizen by hand.
 
 `send_pending(ctx, sender)` hands queued notifications to a pluggable sender —
-`FileSender` (one JSON file per message, for a gateway to pick up) or
-`WebhookSender` (HTTP POST of JSON) — no real SMS/Zalo gateway here. A failed
-send stays queued with its error and is retried; after MAX_ATTEMPTS it shows
-as `failed`.
+`GammuSender` (an SMS through a USB GSM modem), `WebhookSender`
+(HTTP POST of JSON to a gateway) or `FileSender` (one JSON file per message for a
+gateway to pick up). The state says what really happened:
+queued → `handed` (a gateway took it, its answer kept) → `delivered` / `failed`
+(the gateway's delivery report, `record_delivery_report`); a message only put in a
+folder is `written`, never "sent". A failed hand-over stays queued with its error
+and is retried; after MAX_ATTEMPTS it shows as `failed`.
+
+The SMS text never cuts the dossier code or the due date: when a message is too long
+for one SMS, the procedure name is shortened, then the hub's note; notes end with a full stop.
 """
 from __future__ import annotations
 
 import json
 import logging
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
-
-import requests
+from typing import Any
 
 from agent.desk.due_dates import format_due
 from agent.desk.refdata_store import agency_name, current_file, read_document
 from agent.errors import InputError
+from agent.desk.senders import FileSender, Sender, SendFailed, WebhookSender, sender_from_config  # noqa: F401 - re-exported
 from agent.outbox.ids import utc_timestamp
-from sync_protocol.castore import write_file_atomic
 from sync_protocol.timestamps import parse_utc as _parse_utc
 
 log = logging.getLogger("motcua.agent.notifications")
 TEMPLATES = Path(__file__).parent / "data" / "notification_templates.json"
 MAX_ATTEMPTS = 10
-STATES = ("queued", "sent", "failed", "no_contact")
+STATES = ("queued", "handed", "written", "delivered", "failed", "no_contact")
+SMS_LIMIT = 160
 
 
 @lru_cache(maxsize=1)
@@ -85,22 +89,49 @@ def check_event(event: Any) -> dict[str, Any]:
     return event
 
 
+def _full_stop(note: str) -> str:
+    note = " ".join(note.split())
+    return note + "." if note and note[-1] not in ".!?…" else note
+
+
+def _shorten(value: str, by: int) -> str:
+    """`value` shorter by at least `by` characters, cut at a word with "..." (empty if nothing is left)."""
+    keep = len(value) - by - 3
+    if keep < 4:
+        return ""
+    return value[:keep].rsplit(" ", 1)[0].rstrip(" ,;:") + "..."
+
+
 def render_text(event: dict[str, Any], intake: Any, agency: str, due: datetime | None,
                 home: Path | str | None = None) -> str | None:
-    """The Vietnamese message for this status, or None if this status is not notified."""
+    """The Vietnamese message for this status, or None if this status is not notified.
+
+    Fits one SMS (unaccented, SMS_LIMIT characters) by shortening the procedure name, then the
+    note, then the agency — never the dossier code or the due date."""
     data = templates(home)
     template = data["templates"].get(str(event["status"]))
     if template is None:
         return None
     return_method = intake.return_method if intake else "counter"
     values = {
-        "code": event["dossier_code"], "note": str(event.get("note") or "").strip(), "agency": agency,
+        "code": event["dossier_code"], "note": _full_stop(str(event.get("note") or "")), "agency": agency,
         "procedure": intake.data.get("procedure_name", intake.procedure_code) if intake else "",
         "due": format_due(due) if due else "",
-        "return_text": data["return_text"].get(return_method, "").format(agency=agency),
     }
-    text = template.format(**values).replace(" ()", "")
-    return " ".join(text.split())
+
+    def render() -> str:
+        return_text = data["return_text"].get(return_method, "").format(agency=values["agency"])
+        text = template.format(**values, return_text=return_text).replace(" ()", "")
+        return " ".join(text.split())
+
+    text = render()
+    for key in ("procedure", "note", "agency"):
+        over = len(sms_text(text, 10_000)) - SMS_LIMIT
+        if over <= 0:
+            break
+        values[key] = _shorten(values[key], over)
+        text = render()
+    return text
 
 
 def queue_notification(ctx: Any, conn: Any, event: dict[str, Any], intake: Any) -> None:
@@ -119,83 +150,20 @@ def queue_notification(ctx: Any, conn: Any, event: dict[str, Any], intake: Any) 
         (event["dossier_id"], event["dossier_code"], event["cursor"], "sms", phone, text, state, utc_timestamp()))
 
 
-# -- senders ------------------------------------------------------------------------
-class SendFailed(Exception):
-    """The sender could not hand the message over; it stays queued."""
-
-
-class Sender(Protocol):
-    name: str
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Hand one message over durably, or raise SendFailed."""
-
-
-@dataclass
-class FileSender:
-    """Writes each message as `<directory>/<id>.json` (atomically) for an SMS/Zalo gateway to collect."""
-
-    directory: Path
-    name: str = "file"
-
-    def send(self, message: dict[str, Any]) -> None:
-        try:
-            write_file_atomic(Path(self.directory) / f"{message['id']:08d}.json",
-                              json.dumps(message, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o600)
-        except OSError as exc:
-            raise SendFailed(f"cannot write to {self.directory}: {exc.strerror}") from exc
-
-
-@dataclass
-class WebhookSender:
-    """POSTs each message as JSON; any 2xx is success. An optional bearer token is sent."""
-
-    url: str
-    token: str = ""
-    timeout: float = 10.0
-    name: str = "webhook"
-
-    def send(self, message: dict[str, Any]) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            response = requests.post(self.url, json=message, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise SendFailed(f"webhook unreachable ({type(exc).__name__})") from exc
-        if not 200 <= response.status_code < 300:
-            raise SendFailed(f"webhook answered HTTP {response.status_code}")
-
-
-def sender_from_config(home: Path | str) -> Sender:
-    """`<home>/notify.json`: {"sender": "webhook", "url": ..., "token": ...} or {"sender": "file", "dir": ...}.
-    Without it, messages go to `<home>/notifications-out/`."""
-    path = Path(home) / "notify.json"
-    if not path.exists():
-        return FileSender(Path(home) / "notifications-out")
-    try:
-        config = json.loads(path.read_text("utf-8"))
-        if config.get("sender") == "webhook":
-            return WebhookSender(str(config["url"]), str(config.get("token", "")), float(config.get("timeout", 10)))
-        if config.get("sender", "file") == "file":
-            return FileSender(Path(config.get("dir") or Path(home) / "notifications-out"))
-        raise ValueError(f"unknown sender {config.get('sender')!r}")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"Tệp cấu hình tin nhắn {path} không hợp lệ.", f"Notification config {path} is not valid: {exc}",
-                         'Ví dụ / e.g. {"sender": "webhook", "url": "http://127.0.0.1:9000/sms"}') from exc
-
-
 def send_pending(ctx: Any, sender: Sender | None = None, limit: int = 200) -> dict[str, int]:
-    """Hand queued notifications to the sender, oldest first. Returns counts."""
+    """Hand queued notifications to the sender, oldest first. Returns counts by outcome
+    (handed to a gateway, written to a folder, failed)."""
     sender = sender or sender_from_config(ctx.config.home)
     outbox = ctx.outbox
     rows = outbox.conn.execute(
         "SELECT id, dossier_id, dossier_code, cursor, channel, recipient, text, created_at FROM notifications"
         " WHERE state='queued' ORDER BY id LIMIT ?", (limit,)).fetchall()
-    counts = {"sent": 0, "failed": 0}
+    counts = {"handed": 0, "written": 0, "failed": 0}
     for row in rows:
         message = {"id": row[0], "dossier_code": row[2], "channel": row[4], "to": row[5], "text": row[6],
                    "sms_text": sms_text(row[6]), "created_at": row[7], "agency": ctx.config.site}
         try:
-            sender.send(message)
+            outcome, answer = sender.send(message)
         except SendFailed as exc:
             with outbox.transaction() as conn:
                 conn.execute("UPDATE notifications SET attempts=attempts+1, last_error=?,"
@@ -205,16 +173,26 @@ def send_pending(ctx: Any, sender: Sender | None = None, limit: int = 200) -> di
             log.warning("notification_failed id=%d dossier=%s sender=%s error=%s", row[0], row[1], sender.name, exc)
             continue
         with outbox.transaction() as conn:
-            conn.execute("UPDATE notifications SET state='sent', attempts=attempts+1, sent_at=?, last_error=NULL"
-                         " WHERE id=?", (utc_timestamp(), row[0]))
-        counts["sent"] += 1
-        log.info("notification_sent id=%d dossier=%s sender=%s", row[0], row[1], sender.name)
+            conn.execute("UPDATE notifications SET state=?, attempts=attempts+1, sent_at=?, last_error=NULL,"
+                         " gateway_answer=? WHERE id=?", (outcome, utc_timestamp(), answer[:300], row[0]))
+        counts[outcome] += 1
+        log.info("notification_%s id=%d dossier=%s sender=%s", outcome, row[0], row[1], sender.name)
     return counts
+
+
+def record_delivery_report(ctx: Any, notification_id: int, delivered: bool, answer: str) -> None:
+    """A gateway's delivery report for a handed-over message: `delivered` or `failed`, with its answer."""
+    with ctx.outbox.transaction() as conn:
+        changed = conn.execute("UPDATE notifications SET state=?, gateway_answer=? WHERE id=? AND state='handed'",
+                               ("delivered" if delivered else "failed", answer[:300], notification_id)).rowcount
+    if not changed:
+        raise InputError(f"Tin nhắn {notification_id} chưa được chuyển cho cổng SMS nên không nhận báo cáo.",
+                         f"Message {notification_id} was not handed to a gateway; no delivery report applies.")
 
 
 def list_notifications(ctx: Any, states: tuple[str, ...] | None = None, dossier_id: str | None = None) -> list[dict[str, Any]]:
     query = ("SELECT id, dossier_id, dossier_code, cursor, channel, recipient, text, state, attempts, last_error,"
-             " created_at, sent_at FROM notifications WHERE 1=1")
+             " created_at, sent_at, gateway_answer FROM notifications WHERE 1=1")
     params: list[Any] = []
     if states:
         query += f" AND state IN ({','.join('?' * len(states))})"
@@ -223,7 +201,7 @@ def list_notifications(ctx: Any, states: tuple[str, ...] | None = None, dossier_
         query += " AND dossier_id=?"
         params.append(dossier_id)
     cols = ("id", "dossier_id", "dossier_code", "cursor", "channel", "recipient", "text", "state", "attempts",
-            "last_error", "created_at", "sent_at")
+            "last_error", "created_at", "sent_at", "gateway_answer")
     return [dict(zip(cols, r)) for r in ctx.outbox.conn.execute(query + " ORDER BY id DESC", params)]
 
 
@@ -234,8 +212,12 @@ def retry_failed(ctx: Any) -> int:
 
 
 def status_events(ctx: Any, dossier_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    cols = ("cursor", "dossier_id", "dossier_code", "status", "status_name", "at", "note", "result_ready_for_delivery")
-    query = f"SELECT {', '.join(cols)} FROM status_events"
+    """Status events, newest first, each with the dossier's `return_method` from its intake (None if
+    not taken in here), so "home delivery" is shown only when the result really goes home."""
+    cols = ("cursor", "dossier_id", "dossier_code", "status", "status_name", "at", "note", "result_ready_for_delivery",
+            "return_method")
+    query = (f"SELECT {', '.join(cols[:-1])}, (SELECT i.return_method FROM intake i WHERE i.dossier_id ="
+             " status_events.dossier_id) FROM status_events")
     params: tuple = ()
     if dossier_id:
         query += " WHERE dossier_id=?"

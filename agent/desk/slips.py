@@ -1,15 +1,15 @@
-"""Printable PDFs for the desk: the receipt and appointment slip (form 01 of
-Circular 03/2025/TT-VPCP style, "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"), A4
-or A5, and the courier handover record ("Biên bản bàn giao").
+"""Printable PDFs for the desk: what every printout shares (fonts, styles, header, QR, fitting a
+word in one line) and the courier handover record ("Biên bản bàn giao"). The receipt slip
+(form 01) is agent.desk.receipt_slip.
 
 Text is set in DejaVu Sans (Debian fonts-dejavu-core) or Noto Sans, embedded as
-a subset, so every Vietnamese diacritic prints on any PC. The slip carries a QR
-code whose content is exactly the dossier code, for lookup.
+a subset, so every Vietnamese diacritic prints on any PC. Dossier codes are never
+broken across lines: a code that does not fit its column is set smaller.
 """
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
@@ -21,10 +21,10 @@ from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from agent.desk.due_dates import format_due
 from agent.errors import StorageError
 from agent.outbox.ids import VIETNAM
 
@@ -33,7 +33,6 @@ FONT_CANDIDATES = [
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf", "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf"),
 ]
-RETURN_TEXT = {"counter": "Tại Bộ phận tiếp nhận và trả kết quả", "post": "Qua dịch vụ bưu chính công ích tại địa chỉ: "}
 _fonts_ready = False
 
 
@@ -78,98 +77,33 @@ def qr_drawing(content: str, size_mm: float) -> Drawing:
     return drawing
 
 
-def _header(agency_name: str, width: float, st: dict[str, ParagraphStyle]) -> Table:
-    left = [Paragraph(_esc(agency_name.upper()), st["center"]),
-            Paragraph("<b>BỘ PHẬN TIẾP NHẬN VÀ TRẢ KẾT QUẢ</b>", st["center"])]
-    right = [Paragraph("<b>CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM</b>", st["center"]),
-             Paragraph("<b>Độc lập - Tự do - Hạnh phúc</b>", st["center"])]
-    table = Table([[left, right]], colWidths=[width * 0.42, width * 0.58])
+def one_line(text: str, style: ParagraphStyle, width: float, bold: bool = False, min_size: float = 5.5) -> Paragraph:
+    """`text` as a paragraph set small enough to fit `width` on one line (never split inside a word)."""
+    font = "VN-Bold" if bold else "VN"
+    size = style.fontSize
+    while size > min_size and stringWidth(text, font, size) > width - 2:
+        size -= 0.25
+    fitted = ParagraphStyle(f"{style.name}-fit", parent=style, fontName=font, fontSize=size,
+                            leading=max(size * 1.3, min(style.leading, size * 1.6)), splitLongWords=0)
+    return Paragraph(_esc(text), fitted)
+
+
+def _header(agency_name: str, width: float, st: dict[str, ParagraphStyle], parent_body: str = "",
+            number_line: str = "", date_line: str = "") -> Table:
+    """Issuing body (and the body above it) at the left, the national motto at the right, each line fitted."""
+    left_width, right_width = width * 0.5, width * 0.5
+    left = ([one_line(parent_body.upper(), st["center"], left_width)] if parent_body else []) + [
+        one_line(agency_name.upper(), st["center"], left_width, bold=True)]
+    if number_line:
+        left.append(one_line(number_line, st["center"], left_width))
+    right = [one_line("CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM", st["center"], right_width, bold=True),
+             one_line("Độc lập - Tự do - Hạnh phúc", st["center"], right_width, bold=True)]
+    if date_line:
+        right.append(one_line(date_line, st["center"], right_width))
+    table = Table([[left, right]], colWidths=[left_width, right_width])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     return table
-
-
-@dataclass
-class ReceiptSlip:
-    """What goes on form 01."""
-
-    agency_name: str
-    dossier_code: str
-    procedure_code: str
-    procedure_name: str
-    applicant_name: str
-    address: str
-    phone: str
-    documents: list[str]
-    processing_days: int
-    received_at: datetime
-    due_at: datetime
-    return_method: str = "counter"
-    delivery_address: str = ""
-    officer: str = ""
-    #: the calendar behind the due date is not confirmed (unannounced year or unverified day off)
-    calendar_unconfirmed: bool = False
-    lookup_hint: str = "Tra cứu tình trạng hồ sơ trên Cổng Dịch vụ công bằng mã hồ sơ, hoặc quét mã QR."
-    extra_notes: list[str] = field(default_factory=list)
-
-
-def receipt_slip_pdf(slip: ReceiptSlip, size: str = "A4") -> bytes:
-    """Render form 01 as PDF bytes (size "A4" or "A5")."""
-    if size not in PAGE_SIZES:
-        raise ValueError(f"size must be one of {sorted(PAGE_SIZES)}")
-    _register_fonts()
-    scale = 1.0 if size == "A4" else 0.8
-    st = _styles(scale)
-    page = PAGE_SIZES[size]
-    margin = (18 if size == "A4" else 10) * mm
-    width = page[0] - 2 * margin
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=page, leftMargin=margin, rightMargin=margin, topMargin=margin,
-                            bottomMargin=margin, title=f"Giấy tiếp nhận hồ sơ {slip.dossier_code}", initialFontName="VN",
-                            author=slip.agency_name, subject="Mẫu số 01 - Giấy tiếp nhận hồ sơ và hẹn trả kết quả")
-    received = slip.received_at.astimezone(VIETNAM)
-    code_block = [Paragraph(f"Mã hồ sơ: <b>{_esc(slip.dossier_code)}</b>", st["base"]),
-                  Paragraph(f"Ngày tiếp nhận: {received:%d/%m/%Y}", st["small"])]
-    qr = qr_drawing(slip.dossier_code, 30 if size == "A4" else 26)
-    story = [
-        _header(slip.agency_name, width, st), Spacer(1, 4 * mm * scale),
-        Paragraph("GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ", st["title"]),
-        Table([[code_block, qr]], colWidths=[width - 34 * mm, 34 * mm],
-              style=[("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (1, 0), (1, 0), "RIGHT")]),
-        Paragraph(f"{_esc(slip.agency_name)} tiếp nhận hồ sơ của:", st["base"]),
-        Paragraph(f"Ông/Bà: <b>{_esc(slip.applicant_name)}</b>", st["base"]),
-        Paragraph(f"Địa chỉ: {_esc(slip.address)}", st["base"]),
-        Paragraph(f"Số điện thoại: {_esc(slip.phone or '—')}", st["base"]),
-        Paragraph(f"Nội dung yêu cầu giải quyết: <b>{_esc(slip.procedure_name)}</b> (mã {slip.procedure_code})", st["base"]),
-        Spacer(1, 2 * mm), Paragraph("1. Thành phần hồ sơ nộp gồm:", st["bold"]),
-    ]
-    rows = [[Paragraph("<b>STT</b>", st["small"]), Paragraph("<b>Tên giấy tờ</b>", st["small"]),
-             Paragraph("<b>Số lượng</b>", st["small"])]]
-    rows += [[Paragraph(str(i), st["small"]), Paragraph(_esc(name), st["small"]), Paragraph("01", st["small"])]
-             for i, name in enumerate(slip.documents or ["Hồ sơ theo quy định"], 1)]
-    story.append(Table(rows, colWidths=[12 * mm, width - 34 * mm, 22 * mm], repeatRows=1, style=[
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    when = "trong ngày" if slip.processing_days == 0 else f"{slip.processing_days} ngày làm việc"
-    return_text = RETURN_TEXT.get(slip.return_method, RETURN_TEXT["counter"])
-    if slip.return_method == "post":
-        return_text += _esc(slip.delivery_address)
-    story += [
-        Spacer(1, 2 * mm),
-        Paragraph("2. Số lượng hồ sơ: 01 (bộ)", st["base"]),
-        Paragraph(f"3. Thời gian giải quyết hồ sơ theo quy định là: {when}", st["base"]),
-        Paragraph(f"4. Thời gian nhận hồ sơ: {format_due(slip.received_at)}", st["base"]),
-        Paragraph(f"5. Thời gian trả kết quả giải quyết hồ sơ: <b>{format_due(slip.due_at)}</b>"
-                  + (" (lịch chưa xác nhận)" if slip.calendar_unconfirmed else ""), st["base"]),
-        Paragraph(f"6. Đăng ký nhận kết quả: {return_text}", st["base"]),
-        Paragraph(f"7. {_esc(slip.lookup_hint)}", st["small"]),
-        *[Paragraph(_esc(note), st["small"]) for note in slip.extra_notes],
-        Spacer(1, 4 * mm * scale),
-        Table([[Paragraph("<b>NGƯỜI NỘP HỒ SƠ</b><br/>(Ký và ghi rõ họ tên)", st["center"]),
-                Paragraph(f"<b>NGƯỜI TIẾP NHẬN HỒ SƠ</b><br/>(Ký và ghi rõ họ tên)<br/><br/><br/>{_esc(slip.officer)}",
-                          st["center"])]], colWidths=[width / 2, width / 2], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]),
-    ]
-    doc.build(story)
-    return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -186,14 +120,14 @@ class HandoverItem:
 def _code_cell(item: HandoverItem, st: dict) -> list:
     from reportlab.graphics.barcode.code128 import Code128
 
-    cell: list = [Paragraph(_esc(item.dossier_code), st["small"])]
+    cell: list = [one_line(item.dossier_code, st["small"], 44 * mm - 12)]  # a code never breaks mid-code
     if item.postal_item:
         cell.append(Code128(item.postal_item, barWidth=0.2 * mm, barHeight=8 * mm, humanReadable=True, quiet=False))
     return cell
 
 
 def handover_pdf(agency_name: str, batch_id: str, courier: str, items: Iterable[HandoverItem],
-                 at: datetime) -> bytes:
+                 at: datetime, officer: str = "") -> bytes:
     """The handover record for a batch of results given to a postal courier (A4)."""
     _register_fonts()
     st = _styles(0.95)
@@ -215,7 +149,8 @@ def handover_pdf(agency_name: str, batch_id: str, courier: str, items: Iterable[
         Paragraph("BIÊN BẢN BÀN GIAO KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH", st["title"]),
         Paragraph(f"Số: {_esc(batch_id)}", st["center"]), Spacer(1, 3 * mm),
         Paragraph(f"Hôm nay, {local:%H} giờ {local:%M} phút, ngày {local:%d/%m/%Y}, tại {_esc(agency_name)}:", st["base"]),
-        Paragraph(f"Bên giao: Bộ phận tiếp nhận và trả kết quả — {_esc(agency_name)}", st["base"]),
+        Paragraph(f"Bên giao: Bộ phận tiếp nhận và trả kết quả — {_esc(agency_name)}"
+                  + (f", cán bộ <b>{_esc(officer)}</b>" if officer else ""), st["base"]),
         Paragraph(f"Bên nhận: nhân viên bưu chính <b>{_esc(courier)}</b>", st["base"]),
         Paragraph(f"Bên giao bàn giao cho bên nhận <b>{len(items):02d}</b> kết quả để chuyển phát đến người dân:", st["base"]),
         Spacer(1, 2 * mm),

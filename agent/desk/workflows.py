@@ -95,8 +95,8 @@ def notify_citizens(ctx: AgentContext) -> None:
     from agent.desk.notifications import send_pending
 
     counts = send_pending(ctx)
-    if counts["sent"] or counts["failed"]:
-        log.info("notifications sent=%d failed=%d", counts["sent"], counts["failed"])
+    if any(counts.values()):
+        log.info("notifications handed=%d written=%d failed=%d", counts["handed"], counts["written"], counts["failed"])
 
 
 def purge_returned_personal_data(ctx: AgentContext) -> None:

@@ -7,21 +7,38 @@ hashes and counts only. `motcua audit` shows and verifies it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sync_protocol.audit_chain import GENESIS, login_actor, make_entry, verify_entries
 
 log = logging.getLogger("motcua.agent.audit")
 
 
+#: the desk account acting in this thread or task (set by the web UI per request)
+_acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("motcua_acting_officer", default=None)
+
+
 def operator() -> str:
-    """The desk operator's login (MOTCUA_OPERATOR, else the OS user)."""
-    return login_actor("op")
+    """Who acts: the logged-in desk account (`officer:<username>`), else the process's
+    operator login (MOTCUA_OPERATOR, else the OS user)."""
+    return _acting.get() or login_actor("op")
+
+
+@contextlib.contextmanager
+def acting_as(username: str) -> Iterator[None]:
+    """Audit everything done inside the block under the desk account `username`."""
+    token = _acting.set("officer:" + "".join(c for c in username if c.isalnum() or c in "._-")[:40])
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 class AuditLog:

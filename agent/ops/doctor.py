@@ -227,9 +227,27 @@ def check_last_sync(ctx: AgentContext, _: _Hub) -> Check:
                  "Kiểm tra dịch vụ motcua và mạng / check the motcua service and the link")
 
 
+def check_messages(ctx: AgentContext, _: _Hub) -> Check:
+    """Citizens get messages only through a real gateway (Gammu modem or webhook), not a folder."""
+    import json
+
+    path = ctx.config.home / "notify.json"
+    try:
+        sender = json.loads(path.read_text("utf-8")).get("sender", "file") if path.exists() else "file"
+    except (ValueError, OSError, AttributeError):
+        return Check("messages", FAIL, f"Tệp cấu hình tin nhắn {path} không đọc được.",
+                     f"The message configuration {path} cannot be read.", "Sửa notify.json / fix notify.json")
+    if sender in ("gammu", "webhook"):
+        return Check("messages", OK, f"Tin nhắn cho công dân đi qua cổng {sender}.",
+                     f"Citizen messages go through the {sender} gateway.")
+    return Check("messages", WARN, "Chưa cấu hình cổng SMS thật: tin nhắn chỉ được ghi ra thư mục, công dân không nhận được.",
+                 "No real SMS gateway is configured: messages are only written to a folder; citizens get nothing.",
+                 'notify.json: {"sender": "gammu", "gammu": {"device": "/dev/ttyUSB0"}} hoặc/or webhook')
+
+
 CHECKS: list[Callable[[AgentContext, _Hub], Check]] = [
     check_enrolled, check_hub, check_clock, check_device, check_disk, check_scanner, check_queue, check_rejected,
-    check_last_sync,
+    check_last_sync, check_messages,
 ]
 
 

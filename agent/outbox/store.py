@@ -25,7 +25,7 @@ from sync_protocol.castore import ContentStore
 
 STATES = ("captured", "sealed", "uploading", "committed", "purged", "rejected")
 DELIVERABLE = ("sealed", "uploading")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _desk_tables(db: sqlite_utils.Database) -> None:
@@ -45,8 +45,14 @@ def _sync_tables(db: sqlite_utils.Database) -> None:
                             pk="cursor", if_not_exists=True)
 
 
+def _people_tables(db: sqlite_utils.Database) -> None:
+    from agent.outbox.desk_tables import create_people_tables
+
+    create_people_tables(db)
+
+
 #: forward migration steps: schema version -> step (applied in order to older databases)
-MIGRATIONS: dict[int, Any] = {2: _desk_tables, 3: _sync_tables}
+MIGRATIONS: dict[int, Any] = {2: _desk_tables, 3: _sync_tables, 4: _people_tables}
 
 
 @dataclass(frozen=True)

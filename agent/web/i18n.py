@@ -64,6 +64,48 @@ STRINGS: dict[str, tuple[str, str]] = {
     "synced": ("đã gửi trung tâm", "sent to hub"), "not_synced": ("chờ gửi trung tâm", "waiting to go to the hub"),
     "paused": ("Đang tạm dừng tính thời hạn", "Clock paused"),
     "home_delivery": ("giao tận nhà", "home delivery"),
+    "nav_search": ("Tra cứu", "Search"), "nav_due": ("Đến hạn", "Due"), "applicant": ("Người nộp", "Applicant"),
+    "read_card": ("Đọc thẻ căn cước (mã QR)", "Read the chip ID card (QR)"),
+    "card_image": ("Ảnh/bản quét mặt trước thẻ", "Photo or scan of the card's front"),
+    "card_wedge": ("Hoặc máy đọc mã QR (gõ như bàn phím)", "Or a QR reader that types like a keyboard"),
+    "birth_date": ("Ngày sinh (dd/mm/yyyy)", "Date of birth (dd/mm/yyyy)"), "sex": ("Giới tính", "Sex"),
+    "kept_scans": ("Trang quét đã gửi kèm (giữ lại)", "Scans already attached (kept)"),
+    "submitting": ("Đang gửi…", "Submitting…"),
+    "card_read": ("✓ Đã đọc thẻ — kiểm tra các ô, rồi nhập số điện thoại.",
+                  "✓ Card read — check the fields, then type the phone."),
+    "search_title": ("Tra cứu hồ sơ", "Find a dossier"), "email": ("Email (nếu có)", "Email (if any)"),
+    "doc_count": ("Số lượng", "Count"), "doc_kind": ("Hình thức", "Form"), "sets": ("Số bộ hồ sơ", "Number of sets"),
+    "search_hint": ("Mã hồ sơ, họ tên, số định danh hoặc số điện thoại", "Dossier code, name, ID number or phone"),
+    "search_btn": ("Tìm", "Search"), "no_results": ("Không tìm thấy hồ sơ nào.", "No dossier found."),
+    "due_title": ("Hồ sơ đến hạn", "Dossiers by due date"), "overdue": ("Quá hạn", "Overdue"),
+    "due_today": ("Đến hạn hôm nay", "Due today"), "due_soon": ("Sắp đến hạn (2 ngày tới)", "Due soon (next 2 days)"),
+    "paused_list": ("Đang tạm dừng (chờ bổ sung / nghĩa vụ tài chính) — không tính là trễ",
+                    "Paused (supplement / fees) — not counted as late"),
+    "none": ("Không có.", "None."), "portal_status": ("Trạng thái giải quyết", "Processing status"),
+    "handback": ("Trả kết quả tại quầy", "Hand the result back at the counter"),
+    "receiver_name": ("Họ tên người nhận kết quả", "Receiver's full name"),
+    "receiver_id": ("Số định danh của người nhận (12 số)", "Receiver's ID number (12 digits)"),
+    "returned_ok": ("Đã trả kết quả tại quầy; trạng thái 10 sẽ gửi trung tâm khi đồng bộ.",
+                    "Result handed back; status 10 goes to the hub at the next sync."),
+    "already_taken": ("Phiếu này đã được tiếp nhận trước đó — đây là hồ sơ đã tạo, không tạo thêm hồ sơ mới.",
+                      "This form was already submitted — here is the dossier it made; no second dossier was created."),
+}
+
+#: citizen message states (agent.desk.notifications): what really happened to each message
+MESSAGE_STATE_NAMES = {
+    "queued": ("Chờ gửi", "queued"), "handed": ("Đã chuyển cho cổng SMS", "handed to the SMS gateway"),
+    "written": ("Mới ghi ra thư mục, chưa gửi", "written to a folder, not sent"),
+    "delivered": ("Đã đến máy người nhận", "delivered to the phone"), "failed": ("Gửi lỗi", "failed"),
+    "no_contact": ("Thiếu số điện thoại", "no phone"),
+    "sent": ("Đã chuyển đi (bản cũ, không rõ cổng)", "passed on (older version, gateway unknown)"),
+}
+
+#: the national public-service portal's status wording (codes 1-10)
+STATUS_NAMES = {
+    1: ("Mới đăng ký", "Newly registered"), 2: ("Được tiếp nhận", "Accepted"), 3: ("Không được tiếp nhận", "Not accepted"),
+    4: ("Đang xử lý", "Processing"), 5: ("Yêu cầu bổ sung giấy tờ", "Supplement requested"),
+    6: ("Yêu cầu thực hiện nghĩa vụ tài chính", "Fees due"), 7: ("Công dân yêu cầu rút hồ sơ", "Withdrawn by the citizen"),
+    8: ("Dừng xử lý", "Stopped"), 9: ("Đã xử lý xong", "Decided"), 10: ("Đã trả kết quả", "Result returned"),
 }
 
 STATE_NAMES = {
@@ -72,7 +114,7 @@ STATE_NAMES = {
     "rejected": ("Bị từ chối", "rejected"), "to_deliver": ("Chờ giao", "to deliver"), "out": ("Đang giao", "out for delivery"),
     "delivered": ("Đã giao", "delivered"), "returned_to_desk": ("Trả về quầy", "back at the desk"),
     "closed": ("Đã trả tại quầy", "returned at the counter"), "cancelled": ("Huỷ", "cancelled"),
-    "queued": ("Chờ gửi", "queued"), "sent": ("Đã gửi", "sent"), "failed": ("Gửi lỗi", "failed"),
+    "queued": ("Chờ gửi", "queued"), "failed": ("Gửi lỗi", "failed"),
     "no_contact": ("Thiếu số điện thoại", "no phone"),
 }
 
@@ -84,3 +126,24 @@ class Translator(BilingualTranslator):
 
     def state(self, name: str) -> str:
         return self.pair(STATE_NAMES.get(name, (name, name)))
+
+    def message_state(self, name: str) -> str:
+        return MESSAGE_STATE_NAMES.get(name, (name, name))[self._i]
+
+    def status(self, code: int | str | None) -> str:
+        """A national-portal status code (1-10) as the portal words it."""
+        try:
+            return STATUS_NAMES[int(code)][self._i]  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return str(code or "")
+
+    def role(self, name: str) -> str:
+        from agent.desk.accounts import ROLE_NAMES
+
+        return ROLE_NAMES.get(name, (name, name))[self._i]
+
+    def failure(self, code: str) -> str:
+        """A courier failure reason code in words."""
+        from agent.desk.courier import FAILURE_REASONS
+
+        return FAILURE_REASONS.get(code, (code, code))[self._i]

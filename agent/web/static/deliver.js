@@ -9,7 +9,7 @@
     pad.addEventListener("pointermove", function (e) { if (!drawing) return; var p = pos(e); ctx.lineTo(p[0], p[1]); ctx.stroke(); inked = true; });
     ["pointerup", "pointercancel", "pointerleave"].forEach(function (n) { pad.addEventListener(n, function () { drawing = false; }); });
     document.getElementById("sig-clear").addEventListener("click", function () { ctx.clearRect(0, 0, pad.width, pad.height); inked = false; });
-    document.getElementById("deliver-form").addEventListener("submit", function () { field.value = inked ? pad.toDataURL("image/png") : ""; });
+    pad.closest("form").addEventListener("submit", function () { field.value = inked ? pad.toDataURL("image/png") : ""; });
   }
   var gps = document.getElementById("gps-btn");
   if (gps) gps.addEventListener("click", function () {

@@ -15,3 +15,62 @@
   select.addEventListener("change", update);
   update();
 })();
+
+// Chip ID card: an image of the front, or the text a keyboard-wedge QR reader types (then Enter),
+// goes to /intake/card; the answer fills the applicant's fields and puts the cursor on the phone.
+(function () {
+  var form = document.getElementById("intake-form");
+  if (!form) return;
+  var status = document.getElementById("card-status");
+  var csrf = form.querySelector("input[name=csrf]").value;
+  function send(data) {
+    data.append("csrf", csrf);
+    status.textContent = "…";
+    fetch("/intake/card", {method: "POST", body: data, credentials: "same-origin"})
+      .then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
+      .then(function (res) {
+        var ok = res[0], j = res[1];
+        if (!ok) { status.textContent = j.error + " " + (j.hint || ""); status.className = "bad"; return; }
+        Object.keys(j).forEach(function (k) { var el = document.getElementById(k); if (el) el.value = j[k]; });
+        document.getElementById("birth_year").value = (j.birth_date || "").slice(6);
+        status.textContent = status.dataset.ok || "✓"; status.className = "ok";
+        document.getElementById("phone").focus();
+      })
+      .catch(function () { status.textContent = "✗"; status.className = "bad"; });
+  }
+  var image = document.getElementById("card_image");
+  image.addEventListener("change", function () {
+    if (!image.files.length) return;
+    var data = new FormData(); data.append("card_image", image.files[0]); send(data);
+    image.value = "";  // the card image is not kept
+  });
+  var wedge = document.getElementById("qr_text");
+  wedge.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    var data = new FormData(); data.append("qr_text", wedge.value); send(data);
+    wedge.value = "";
+  });
+})();
+
+// Submit once: the button is disabled while the form (and its scans) upload, with progress shown.
+(function () {
+  var form = document.getElementById("intake-form");
+  if (!form || !window.XMLHttpRequest || !window.FormData) return;
+  var button = document.getElementById("submit-intake");
+  var bar = document.getElementById("upload-progress");
+  form.addEventListener("submit", function (e) {
+    if (button.disabled) { e.preventDefault(); return; }
+    e.preventDefault();
+    button.disabled = true; button.textContent = button.dataset.busy; bar.hidden = false;
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.onprogress = function (p) { if (p.lengthComputable) bar.value = Math.round(100 * p.loaded / p.total); };
+    xhr.onload = function () {
+      if (xhr.status < 300 && xhr.responseURL && xhr.responseURL.indexOf("/intake") === -1) { location.replace(xhr.responseURL); return; }
+      document.open(); document.write(xhr.responseText); document.close();
+    };
+    xhr.onerror = function () { button.disabled = false; bar.hidden = true; };
+    xhr.send(new FormData(form));
+  });
+})();
