@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scanners.cover_sheets import DOSSIER, SEPARATOR, cover_sheet_pdf
 from scanners.errors import BatchHeld, CaptureError
-from scanners.file_import import inspect_files, open_pages
+from scanners.file_import import inspect_files, open_pages, removed_content
 from scanners.pages import Page
 from scanners.pipeline import BatchResult, PipelineOptions, PartResult, run_pipeline
 from sync_protocol.castore import write_file_atomic
@@ -42,10 +42,13 @@ class StackOutcome:
     already_captured: list[str] = field(default_factory=list)
     blank_pages: list[int] = field(default_factory=list)
     cover_pages: list[int] = field(default_factory=list)
+    #: active content left out of PDF inputs (scanners.file_import.removed_content), {} if none
+    removed_content: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"dossiers": [d.summary() for d in self.dossiers], "already_captured": self.already_captured,
-                "blank_pages": self.blank_pages, "cover_pages": self.cover_pages}
+                "blank_pages": self.blank_pages, "cover_pages": self.cover_pages,
+                "removed_content": self.removed_content}
 
 
 def print_cover_sheet(ctx: AgentContext, procedure_code: str, channel: str, output: Path,
@@ -170,4 +173,6 @@ def capture_files(ctx: AgentContext, paths: list[Path], *, procedure_code: str |
         raise _input_error(exc) from exc
     source = file_source_id([i.path for i in items])
     with open_pages(items) as pages:
-        return capture_stack(ctx, pages, source, procedure_code=procedure_code, channel=channel)
+        outcome = capture_stack(ctx, pages, source, procedure_code=procedure_code, channel=channel)
+    outcome.removed_content = removed_content(items)
+    return outcome

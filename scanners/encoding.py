@@ -135,6 +135,11 @@ def encode_colour(image: Image.Image, dpi: float, options: EncodeOptions = Encod
     return out.getvalue()
 
 
+def encode_jpeg(jpeg: bytes, dpi: float) -> bytes:
+    """A one-page PDF around JPEG bytes as they are (a scanner's JPEG that our encoding did not beat)."""
+    return img2pdf.convert(jpeg, layout_fun=_layout(dpi))
+
+
 def encode_page(image: Image.Image, dpi: float, kind: str, options: EncodeOptions = EncodeOptions()) -> bytes:
     """A one-page PDF holding `image` encoded for its class."""
     if kind == BILEVEL:

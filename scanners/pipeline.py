@@ -27,7 +27,7 @@ from typing import Iterator
 
 from .analysis import DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
 from .cover_sheets import DOSSIER, CoverRead, Part, read_cover, split_stack
-from .encoding import EncodeOptions, encode_page
+from .encoding import EncodeOptions, encode_jpeg, encode_page
 from .errors import CaptureError, PageError
 from .ocr import text_layer_pdf
 from .pages import Page
@@ -57,7 +57,7 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class Survey:
-    """What the survey step learnt about one page (None stats: a kept born-digital page)."""
+    """What the survey step learnt about one page."""
 
     number: int
     stats: PageStats | None
@@ -108,15 +108,13 @@ def step(name: str, page: Page) -> Iterator[None]:
 
 
 def survey_page(page: Page) -> Survey:
-    if not page.is_raster:
-        return Survey(page.number, None, None)
     with step("survey", page):
         image = page.open()
         return Survey(page.number, analyse(image, page.dpi), read_cover(image, page.dpi))
 
 
 def filter_blank(surveys: list[Survey], options: PipelineOptions) -> tuple[list[int], list[int]]:
-    """(kept, dropped) page numbers. Cover sheets and kept PDF pages are never blank."""
+    """(kept, dropped) page numbers. Cover sheets are never blank."""
     kept, dropped = [], []
     for survey in surveys:
         blank = (options.drop_blank and survey.stats is not None and survey.cover is None
@@ -126,20 +124,22 @@ def filter_blank(surveys: list[Survey], options: PipelineOptions) -> tuple[list[
 
 
 def process_page(page: Page, survey: Survey, options: PipelineOptions) -> EncodedPage:
-    """Steps encode and ocr for one page."""
-    if not page.is_raster or survey.stats is None:
-        return EncodedPage(page.number, kept=page.original_page, kind="kept")
+    """Steps encode and ocr for one page. Every page is rebuilt from its pixels; a source PDF's JPEG
+    bytes are kept instead only when they are smaller than our encoding."""
+    if survey.stats is None:
+        raise PageError("encode", page.label, "page has no raster image", "trang không có ảnh")
     with step("encode", page):
         image = page.open()
         if options.deskew:
             image, _ = deskewed(image, page.dpi)
-        if page.original_page is not None:  # scanner-made PDF: keep the image as the scanner encoded it
-            encoded = EncodedPage(page.number, kept=page.original_page, kind=survey.stats.kind)
-        else:
-            encoded = EncodedPage(page.number, pdf=encode_page(image, page.dpi, survey.stats.kind, options.encode),
-                                  kind=survey.stats.kind)
+        pdf = encode_page(image, page.dpi, survey.stats.kind, options.encode)
+        if page.source_jpeg is not None and not options.deskew:
+            jpeg = page.source_jpeg()
+            if len(jpeg) < len(pdf):
+                pdf = encode_jpeg(jpeg, page.dpi)
+        encoded = EncodedPage(page.number, pdf=pdf, kind=survey.stats.kind)
     # photo pages (ID cards) get no text layer: their text is sensitive personal data, and slow to read
-    if options.ocr and not page.has_text and survey.stats.kind != PHOTO:
+    if options.ocr and survey.stats.kind != PHOTO:
         with step("ocr", page):
             encoded.text_layer = text_layer_pdf(image, page.dpi, options.ocr_language)
     return encoded
