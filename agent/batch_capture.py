@@ -138,6 +138,13 @@ def _plan(ctx: AgentContext, result: BatchResult, done: dict[str, Dossier], proc
             plans.append((part, None))
             continue
         details = ctx.outbox.reservation(part.code)
+        if details is None and procedure_code is not None:
+            # a page whose QR holds a dossier code inside a stack the officer said was one dossier:
+            # it may be two citizens' papers; never merge them on a guess
+            raise _input_error(BatchHeld(part.cover_page or 0, f"a page carries the dossier code {part.code} "
+                                         "(a cover sheet from another system); the stack may hold several dossiers",
+                                         f"có trang mang mã hồ sơ {part.code} (phiếu tách của hệ thống khác); "
+                                         "tập quét có thể gồm nhiều hồ sơ", reason="dossier_code_in_stack"))
         if details is None:
             raise _input_error(BatchHeld(part.cover_page or 0, f"cover sheet {part.code} was not issued by this desk "
                                          "or its dossier is already captured",

@@ -46,7 +46,8 @@ def pipeline_options(ctx: AgentContext, **overrides: object) -> PipelineOptions:
     mode = (os.environ.get("MOTCUA_OCR") or settings.ocr or "auto").lower()
     ocr = ocr_available() if mode == "auto" else mode in ("on", "1", "true", "yes")
     values: dict = {"ocr": ocr, "blank_threshold": settings.blank_threshold,
-                    "drop_blank": settings.blank_threshold > 0, "deskew": settings.deskew}
+                    "drop_blank": settings.blank_threshold > 0, "deskew": settings.deskew,
+                    "cover_code_pattern": settings.cover_code_pattern}
     values.update(overrides)
     return PipelineOptions(**values)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .analysis import DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
-from .cover_sheets import DOSSIER, CoverRead, Part, read_cover, split_stack
+from .cover_sheets import DOSSIER, CoverRead, Part, compile_code_pattern, read_cover, split_stack
 from .encoding import EncodeOptions, encode_jpeg, encode_page
 from .errors import CaptureError, PageError
 from .ocr import text_layer_pdf
@@ -46,6 +47,8 @@ class PipelineOptions:
     deskew: bool = False
     #: a stack without any cover sheet is one dossier (else it is held)
     allow_uncovered: bool = True
+    #: the province's dossier-code pattern: a QR holding just such a code makes a page a cover sheet
+    cover_code_pattern: str = ""
     #: parallel pages; 0 = one per CPU core
     workers: int = 0
     encode: EncodeOptions = field(default_factory=EncodeOptions)
@@ -107,10 +110,10 @@ def step(name: str, page: Page) -> Iterator[None]:
                         "không xử lý được trang (tệp hỏng hoặc định dạng lạ)") from exc
 
 
-def survey_page(page: Page) -> Survey:
+def survey_page(page: Page, code_pattern: re.Pattern[str] | None = None) -> Survey:
     with step("survey", page):
         image = page.open()
-        return Survey(page.number, analyse(image, page.dpi), read_cover(image, page.dpi))
+        return Survey(page.number, analyse(image, page.dpi), read_cover(image, page.dpi, code_pattern))
 
 
 def filter_blank(surveys: list[Survey], options: PipelineOptions) -> tuple[list[int], list[int]]:
@@ -151,7 +154,8 @@ def run_pipeline(pages: list[Page], options: PipelineOptions = PipelineOptions()
     by_number = {p.number: p for p in pages}
     with ThreadPoolExecutor(max_workers=options.worker_count, thread_name_prefix="capture") as pool:
         started = time.perf_counter()
-        surveys = list(pool.map(survey_page, pages))
+        code_pattern = compile_code_pattern(options.cover_code_pattern)
+        surveys = list(pool.map(lambda page: survey_page(page, code_pattern), pages))
         timings["survey"] = time.perf_counter() - started
         kept, blank = filter_blank(surveys, options)
         covers = {s.number: s.cover for s in surveys if s.cover is not None}
