@@ -3,10 +3,10 @@
   bilevel  Otsu threshold → CCITT Group 4 (lossless for the bilevel image;
            JBIG2 is not used: Debian 12 ships no encoder, and lossy JBIG2
            symbol substitution is forbidden anyway — it can change digits)
-  colour   mixed raster content: black text as a G4 stencil mask at full
-           resolution, coloured ink (stamps, signatures) as a full-resolution
-           G4 mask over a low-resolution JPEG of the ink colours; the paper
-           is left white. Stamps stay sharp and legible at a few KiB.
+  colour   mixed raster content (scanners.mrc): per ink layer (dark text,
+           warm seals, cool ballpoint) a full-resolution G4 mask over a
+           low-resolution JPEG of that layer's own colours; the paper is left
+           white. Stamps stay sharp, blue ink stays blue, at a few KiB.
   photo    JPEG at `photo_dpi` (default 200) and `jpeg_quality`, grey when the
            page has no colour
 """
@@ -20,7 +20,8 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
-from .analysis import BILEVEL, COLOUR, PHOTO, ink_masks, otsu_threshold, paper_level
+from . import mrc
+from .analysis import BILEVEL, COLOUR, PHOTO, otsu_threshold, paper_level
 from .pages import page_size_points
 
 
@@ -28,8 +29,9 @@ from .pages import page_size_points
 class EncodeOptions:
     photo_dpi: float = 200.0
     jpeg_quality: int = 60
-    #: resolution of the colour layer under the sharp ink mask
-    ink_colour_dpi: float = 50.0
+    #: resolution of the colour images under the sharp ink masks (colour class)
+    ink_colour_dpi: float = 75.0
+    ink_jpeg_quality: int = 75
 
 
 def _luma(image: Image.Image) -> np.ndarray:
@@ -96,37 +98,26 @@ def _g4_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bo
 
 
 def encode_colour(image: Image.Image, dpi: float, options: EncodeOptions = EncodeOptions()) -> bytes:
-    """Mixed raster content for a white page with black text and coloured ink (see module doc)."""
+    """Mixed raster content: one G4 mask + small colour image per ink layer (see scanners.mrc)."""
     rgb = np.asarray(image.convert("RGB"))
     paper = paper_level(np.asarray(image.convert("L"))[::4, ::4])
-    luma, ink, colour = ink_masks(rgb, paper)
-    threshold = otsu_threshold(luma[::4, ::4])
-    black = (luma <= threshold) & ~colour
-    width, height = image.width, image.height
     pdf = pikepdf.new()
-    w_pt, h_pt = page_size_points(width, height, dpi)
+    w_pt, h_pt = page_size_points(image.width, image.height, dpi)
     resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary())
     content: list[str] = []
-    if colour.any():
-        fill = np.median(rgb[colour], axis=0).astype(np.uint8)
-        layer = np.where(colour[..., None], rgb, fill).astype(np.uint8)
-        factor = max(1, int(round(dpi / options.ink_colour_dpi)))
-        small = Image.fromarray(layer).reduce(factor)
-        jpeg = io.BytesIO()
-        small.save(jpeg, format="JPEG", quality=options.jpeg_quality, optimize=True)
-        ink_image = pikepdf.Stream(pdf, jpeg.getvalue())
-        ink_image.Type, ink_image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-        ink_image.Width, ink_image.Height = small.width, small.height
-        ink_image.ColorSpace, ink_image.BitsPerComponent = pikepdf.Name.DeviceRGB, 8
-        ink_image.Filter = pikepdf.Name.DCTDecode
-        ink_image.Mask = _g4_stream(pdf, Image.fromarray(~colour).convert("1"), dpi, stencil=True)
-        resources.XObject.Ink = ink_image
-        content.append(f"q {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /Ink Do Q")
-    if black.any():
-        shade = np.median(rgb[black], axis=0) / 255.0
-        resources.XObject.Text = _g4_stream(pdf, Image.fromarray(~black).convert("1"), dpi, stencil=True)
-        content.append(f"q {shade[0]:.3f} {shade[1]:.3f} {shade[2]:.3f} rg "
-                       f"{w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /Text Do Q")
+    resources.Pattern = pikepdf.Dictionary()
+    for name, colour, mask in mrc.layer_images(pdf, rgb, mrc.ink_layers(rgb, paper), dpi, options.ink_colour_dpi,
+                                               options.ink_jpeg_quality):
+        # the sharp mask is a stencil painted with a pattern holding the colour image: renderers place a
+        # stencil exactly on the pixel grid (an image with a /Mask of another size they may shift by a pixel)
+        key = name.capitalize()
+        resources.XObject[f"/{key}"] = _g4_stream(pdf, Image.fromarray(~mask).convert("1"), dpi, stencil=True)
+        pattern = pdf.make_stream(f"q {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /C Do Q".encode())
+        pattern.Type, pattern.PatternType, pattern.PaintType, pattern.TilingType = pikepdf.Name.Pattern, 1, 1, 1
+        pattern.BBox, pattern.XStep, pattern.YStep = [0, 0, w_pt, h_pt], w_pt, h_pt
+        pattern.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(C=colour))
+        resources.Pattern[f"/{key}"] = pattern
+        content.append(f"q /Pattern cs /{key} scn {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /{key} Do Q")
     page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, w_pt, h_pt], Resources=resources,
                               Contents=pdf.make_stream("\n".join(content).encode()))
     pdf.pages.append(pikepdf.Page(page))

@@ -1,0 +1,185 @@
+"""Realistic scanned pages for the benchmark and the ink-colour tests — generated, no personal data.
+
+Unlike `synthetic` (clean renders for functional tests), these look like what
+a desk scanner gives at 300 dpi: paper texture (tint, uneven brightness,
+fibres), sensor noise, scanner blur, a slight skew, dense Vietnamese text with
+every diacritic in DejaVu fonts, uneven seal ink, ballpoint strokes with
+varying pressure, and an ID-card photocopy. Ink pages also return the
+ground-truth stroke mask of each ink (black, blue, red), so what the encoder
+keeps of every stroke and of its colour can be measured.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from .synthetic import A4, HEADER, font
+
+#: ink colours as a scanner sees them (blue ballpoint like the review's sample: mean RGB 81, 92, 151)
+INKS = {"black": (28, 28, 34), "blue": (45, 60, 150), "red": (200, 38, 45)}
+TEXT = (
+    "Căn cứ Luật Tổ chức chính quyền địa phương; căn cứ Nghị định số 118/2025/NĐ-CP ngày 09 tháng 6 năm 2025 của "
+    "Chính phủ về thực hiện thủ tục hành chính theo cơ chế một cửa, một cửa liên thông tại bộ phận một cửa và cổng "
+    "dịch vụ công quốc gia; xét đề nghị của công chức tư pháp - hộ tịch về việc giải quyết hồ sơ đăng ký khai sinh, "
+    "thường trú, chứng thực bản sao từ bản chính, chứng thực chữ ký; người yêu cầu chịu trách nhiệm trước pháp luật "
+    "về tính trung thực, chính xác của giấy tờ đã nộp; trường hợp hồ sơ chưa đầy đủ, công chức tiếp nhận hướng dẫn "
+    "bổ sung, hoàn thiện một lần bằng phiếu yêu cầu; quá hạn giải quyết thì cơ quan có thẩm quyền gửi văn bản xin "
+    "lỗi và hẹn lại ngày trả kết quả; kết quả được trả trực tiếp hoặc qua dịch vụ bưu chính công ích đến địa chỉ "
+    "của tổ chức, cá nhân; lệ phí, phí và nghĩa vụ tài chính khác thực hiện theo quy định; ủy ban nhân dân xã, "
+    "phường, đặc khu tiếp nhận, thẩm định, phê duyệt, lưu trữ hồ sơ điện tử; ký số, đóng dấu, trả kết quả đúng hẹn; "
+    "những ý kiến phản ánh, kiến nghị được tiếp nhận qua đường dây nóng và hộp thư góp ý; ưu tiên người cao tuổi, "
+    "người khuyết tật, phụ nữ mang thai; bảo đảm bí mật dữ liệu cá nhân theo Luật Bảo vệ dữ liệu cá nhân."
+).split()
+
+
+def _paper(size: tuple[int, int], rng: np.random.Generator, tint: tuple[float, float, float]) -> np.ndarray:
+    """Float RGB paper: tint, slow brightness variation (±4 levels), fibre noise."""
+    w, h = size
+    slow = rng.normal(0, 1, (h // 64 + 2, w // 64 + 2)).astype(np.float32)
+    slow = np.asarray(Image.fromarray(slow).resize((w, h), Image.Resampling.BICUBIC)) * 2.5
+    fibre = rng.normal(0, 1.6, (h, w)).astype(np.float32)
+    base = slow + fibre
+    return np.stack([t + base for t in tint], axis=-1)
+
+
+def _composite(paper: np.ndarray, alpha: np.ndarray, colour: tuple[int, int, int]) -> None:
+    """Ink over paper in place, multiplicatively (ink over text stays dark, as on paper)."""
+    a = alpha[..., None]
+    paper *= 1.0 - a * (1.0 - np.asarray(colour, np.float32) / 255.0)
+
+
+def _scan(paper: np.ndarray, rng: np.random.Generator, skew: float, grey: bool,
+          masks: dict[str, np.ndarray]) -> tuple[Image.Image, dict[str, np.ndarray]]:
+    """Skew, blur and sensor noise, as the scanner adds them; the masks get the same skew."""
+    image = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))
+    fill = tuple(int(v) for v in np.median(paper[::50, ::50].reshape(-1, 3), axis=0))
+    image = image.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=fill).filter(ImageFilter.GaussianBlur(0.6))
+    array = np.asarray(image).astype(np.float32) + rng.normal(0, 2.2, (image.height, image.width, 1)).astype(np.float32)
+    image = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+    turned = {k: np.asarray(Image.fromarray(m).rotate(skew, resample=Image.Resampling.NEAREST)) for k, m in masks.items()}
+    return (image.convert("L") if grey else image), turned
+
+
+def _text_alpha(size: tuple[int, int], rng: random.Random, top: int = 200, bottom_margin: int = 250,
+                title: str = "QUYẾT ĐỊNH") -> np.ndarray:
+    """Printed text (header, title, justified dense paragraphs, 11 pt) as an alpha layer."""
+    layer = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(layer)
+    cx = size[0] // 2
+    bold, regular = font(40, bold=True), font(44)
+    draw.text((cx, top), HEADER[0], font=bold, fill=255, anchor="mm")
+    draw.text((cx, top + 60), HEADER[1], font=bold, fill=255, anchor="mm")
+    draw.text((cx, top + 170), title, font=font(52, bold=True), fill=255, anchor="mm")
+    y, left, right = top + 280, 230, size[0] - 230
+    while y < size[1] - bottom_margin:
+        words: list[str] = []
+        while draw.textlength(" ".join(words + ["trách"]), font=regular) < right - left:
+            words.append(rng.choice(TEXT))
+        draw.text((left + (90 if rng.random() < 0.12 else 0), y), " ".join(words), font=regular, fill=255)
+        y += 62
+    return np.asarray(layer, dtype=np.float32) / 255.0 * 0.93
+
+
+def _seal_alpha(size: tuple[int, int], centre: tuple[int, int], rng: np.random.Generator, radius: int = 240) -> np.ndarray:
+    """A round seal with uneven ink (stamp pad pressure varies across the face)."""
+    layer = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(layer)
+    cx, cy = centre
+    draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=255, width=11)
+    draw.ellipse((cx - radius + 32, cy - radius + 32, cx + radius - 32, cy + radius - 32), outline=255, width=5)
+    text = "ỦY BAN NHÂN DÂN XÃ HÒA PHƯỚC * TỈNH ĐÀ NẴNG"
+    small = font(34, bold=True)
+    for i, char in enumerate(text):
+        angle = math.pi * (1.2 - 1.4 * i / (len(text) - 1))
+        draw.text((cx + (radius - 72) * math.cos(angle), cy - (radius - 72) * math.sin(angle)), char, font=small,
+                  fill=255, anchor="mm")
+    draw.regular_polygon((cx, cy + 10, 55), 5, fill=255)
+    alpha = np.asarray(layer.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32) / 255.0
+    pressure = rng.uniform(0.7, 0.95, (size[1] // 40 + 1, size[0] // 40 + 1)).astype(np.float32)
+    pressure = np.asarray(Image.fromarray(pressure).resize(size, Image.Resampling.BILINEAR))
+    return alpha * pressure
+
+
+def _stroke_alpha(size: tuple[int, int], origin: tuple[int, int], rng: random.Random, width: int = 5,
+                  span: int = 560, loops: int = 5) -> np.ndarray:
+    """A ballpoint signature or note: a smooth looping line with varying pressure."""
+    layer = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(layer)
+    x0, y0 = origin
+    phase = [rng.uniform(0, 6.28) for _ in range(4)]
+    points = []
+    for i in range(400):
+        t = i / 399
+        x = x0 + span * t + 45 * math.sin(loops * 6.28 * t + phase[0])
+        y = y0 + 55 * math.sin(loops * 3.14 * t + phase[1]) + 25 * math.sin(13 * t + phase[2])
+        points.append((x, y))
+    for i in range(0, len(points) - 1, 8):
+        pressure = int(255 * (0.75 + 0.25 * math.sin(i / 37 + phase[3])))
+        draw.line(points[i:i + 9], fill=pressure, width=width, joint="curve")
+    return np.asarray(layer, dtype=np.float32) / 255.0
+
+
+def text_page(seed: int = 11, grey_seal: bool = False) -> Image.Image:
+    """A dense grey text page (a decision or regulation), optionally with a grey seal (a grey photocopy)."""
+    rng, nrng = random.Random(seed), np.random.default_rng(seed)
+    paper = _paper(A4, nrng, (236.0, 236.0, 236.0))
+    _composite(paper, _text_alpha(A4, rng), (22, 22, 22))
+    if grey_seal:
+        _composite(paper, _seal_alpha(A4, (1700, 2950), nrng), (120, 120, 120))
+    image, _ = _scan(paper, nrng, skew=rng.uniform(-0.8, 0.8), grey=True, masks={})
+    return image
+
+
+def ink_page(seed: int = 12) -> tuple[Image.Image, dict[str, np.ndarray]]:
+    """A signed decision on white paper: black text, red seal, blue ballpoint signature, a black handwritten note.
+
+    Returns the colour scan and, per ink, the ground-truth stroke mask (drawn strokes, not the seal's blur rim)."""
+    rng, nrng = random.Random(seed), np.random.default_rng(seed)
+    paper = _paper(A4, nrng, (243.0, 241.0, 235.0))
+    _composite(paper, _text_alpha(A4, rng, bottom_margin=1000), (22, 22, 24))
+    note = _stroke_alpha(A4, (300, 2700), rng, width=4, span=700, loops=7)
+    blue = _stroke_alpha(A4, (1450, 2850), rng, width=5, span=520, loops=4)
+    blue = np.maximum(blue, _stroke_alpha(A4, (1480, 3120), rng, width=4, span=420, loops=6))
+    red = _seal_alpha(A4, (1560, 2950), nrng)
+    _composite(paper, note, INKS["black"])
+    _composite(paper, red, INKS["red"])
+    _composite(paper, blue, INKS["blue"])
+    masks = {"black": note > 0.6, "blue": (blue > 0.6) & (red < 0.2), "red": (red > 0.5) & (blue < 0.2)}
+    image, turned = _scan(paper, nrng, skew=rng.uniform(-0.6, 0.6), grey=False,
+                          masks={k: (m * 255).astype(np.uint8) for k, m in masks.items()})
+    return image, {k: m > 127 for k, m in turned.items()}
+
+
+def id_card_page(seed: int = 13) -> Image.Image:
+    """A colour photocopy of the front and back of a (fake) chip ID card: photo, guilloche, small text."""
+    rng, nrng = random.Random(seed), np.random.default_rng(seed)
+    paper = _paper(A4, nrng, (240.0, 240.0, 236.0))
+    image = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))
+    w, h = 1012, 638  # 85.6 × 54 mm at 300 dpi
+    for index, (x0, y0) in enumerate(((330, 420), (330, 1260))):
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        guilloche = 12 * np.sin(xx / 9 + 6 * np.sin(yy / 40)) + 8 * np.cos(yy / 7)
+        base = np.stack([200 + 30 * xx / w + guilloche, 215 + 10 * yy / h + guilloche, 225 - 25 * xx / w], -1)
+        card = Image.fromarray(np.clip(base + nrng.normal(0, 5, base.shape), 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(card)
+        draw.rounded_rectangle((0, 0, w - 1, h - 1), 30, outline=(120, 120, 130), width=3)
+        if index == 0:
+            face = np.clip(nrng.normal(150, 25, (380, 290, 3)), 0, 255).astype(np.uint8)
+            card.paste(Image.fromarray(face).filter(ImageFilter.GaussianBlur(6)), (40, 170))
+            draw.ellipse((80, 200, 290, 470), fill=(190, 150, 125))
+            draw.text((380, 40), "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", font=font(30, bold=True), fill=(30, 30, 80))
+            draw.text((380, 90), "CĂN CƯỚC (MẪU - KHÔNG CÓ THẬT)", font=font(36, bold=True), fill=(170, 30, 30))
+            lines = ("Số định danh: 000000000000", "Họ, chữ đệm và tên: NGUYỄN THỊ MẪU", "Ngày sinh: 01/01/1990",
+                     "Giới tính: Nữ   Quốc tịch: Việt Nam", "Nơi thường trú: xã Hòa Phước, Đà Nẵng")
+        else:
+            draw.rectangle((60, 60, 330, 330), outline=(40, 40, 40), width=4)
+            lines = ("Nơi cư trú: thôn Phước Thuận, xã Hòa Phước", "Ngày cấp: 15/08/2021",
+                     "Cơ quan cấp: Bộ Công an", "IDVNM0000000000<<<<<<<<<<<<", "9001011F3101012VNM<<<<<<<<<<6")
+        for row, line in enumerate(lines):
+            draw.text((380 if index == 0 else 380, 170 + row * 62), line, font=font(30), fill=(25, 25, 30))
+        image.paste(card.filter(ImageFilter.GaussianBlur(0.9)), (x0, y0))
+    scanned, _ = _scan(np.asarray(image).astype(np.float32), nrng, skew=rng.uniform(-1.0, 1.0), grey=False, masks={})
+    return scanned
