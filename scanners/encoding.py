@@ -1,8 +1,8 @@
 """Encode one page into a one-page PDF, choosing the codec by the page's class.
 
-  bilevel  Otsu threshold → CCITT Group 4 (lossless for the bilevel image;
-           JBIG2 is not used: Debian 12 ships no encoder, and lossy JBIG2
-           symbol substitution is forbidden anyway — it can change digits)
+  bilevel  Otsu threshold → JBIG2 generic region (scanners.jbig2) or CCITT
+           Group 4, whichever is smaller; both lossless for the bilevel image
+           (JBIG2 symbol substitution is never used — it can change digits)
   colour   mixed raster content (scanners.mrc): per ink layer (dark text,
            warm seals, cool ballpoint) a full-resolution G4 mask over a
            low-resolution JPEG of that layer's own colours; the paper is left
@@ -20,7 +20,7 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
-from . import mrc
+from . import jbig2, mrc
 from .analysis import BILEVEL, COLOUR, PHOTO, otsu_threshold, paper_level
 from .pages import page_size_points
 
@@ -31,7 +31,7 @@ class EncodeOptions:
     jpeg_quality: int = 60
     #: resolution of the colour images under the sharp ink masks (colour class)
     ink_colour_dpi: float = 75.0
-    ink_jpeg_quality: int = 75
+    ink_jpeg_quality: int = 60
 
 
 def _luma(image: Image.Image) -> np.ndarray:
@@ -57,8 +57,22 @@ def _layout(dpi: float) -> img2pdf.layout_fun:  # type: ignore[name-defined]
     return img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
 
 
+def _one_page(pdf: pikepdf.Pdf, resources: pikepdf.Dictionary, content: list[str], w_pt: float, h_pt: float) -> bytes:
+    page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, w_pt, h_pt], Resources=resources,
+                              Contents=pdf.make_stream("\n".join(content).encode()))
+    pdf.pages.append(pikepdf.Page(page))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
 def encode_bilevel(image: Image.Image, dpi: float) -> bytes:
-    return img2pdf.convert(_g4_tiff(bilevel_bitmap(image), dpi), layout_fun=_layout(dpi))
+    """The page's bitmap, losslessly: JBIG2 generic region or G4, whichever is smaller."""
+    bitmap = bilevel_bitmap(image)
+    pdf = pikepdf.new()
+    w_pt, h_pt = page_size_points(bitmap.width, bitmap.height, dpi)
+    resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=_bilevel_stream(pdf, bitmap, dpi, stencil=False)))
+    return _one_page(pdf, resources, [f"q {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /Im0 Do Q"], w_pt, h_pt)
 
 
 def encode_photo(image: Image.Image, dpi: float, options: EncodeOptions = EncodeOptions()) -> bytes:
@@ -97,6 +111,24 @@ def _g4_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bo
         return stream
 
 
+def _bilevel_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bool) -> pikepdf.Stream:
+    """The bitmap (0 = ink) as a lossless image stream: JBIG2 generic region when smaller than G4."""
+    g4 = _g4_stream(pdf, bitmap, dpi, stencil=stencil)
+    data = jbig2.encode_generic(bitmap)
+    if data is None or len(data) >= len(g4.read_raw_bytes()):
+        return g4
+    stream = pikepdf.Stream(pdf, data)
+    stream.Type, stream.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    stream.Width, stream.Height, stream.BitsPerComponent = bitmap.width, bitmap.height, 1
+    stream.Filter = pikepdf.Name.JBIG2Decode
+    if stencil:
+        # JBIG2Decode yields 0 for the encoder's foreground (our ink); a stencil paints where samples are 0
+        stream.ImageMask = True
+    else:
+        stream.ColorSpace = pikepdf.Name.DeviceGray
+    return stream
+
+
 def encode_colour(image: Image.Image, dpi: float, options: EncodeOptions = EncodeOptions()) -> bytes:
     """Mixed raster content: one G4 mask + small colour image per ink layer (see scanners.mrc)."""
     rgb = np.asarray(image.convert("RGB"))
@@ -106,24 +138,21 @@ def encode_colour(image: Image.Image, dpi: float, options: EncodeOptions = Encod
     resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary())
     content: list[str] = []
     resources.Pattern = pikepdf.Dictionary()
-    for name, colour, mask in mrc.layer_images(pdf, rgb, mrc.ink_layers(rgb, paper), dpi, options.ink_colour_dpi,
-                                               options.ink_jpeg_quality):
+    for name, colour, mask, (x0, y0, x1, y1) in mrc.layer_images(pdf, rgb, mrc.ink_layers(rgb, paper), dpi,
+                                                                 options.ink_colour_dpi, options.ink_jpeg_quality):
         # the sharp mask is a stencil painted with a pattern holding the colour image: renderers place a
         # stencil exactly on the pixel grid (an image with a /Mask of another size they may shift by a pixel)
         key = name.capitalize()
-        resources.XObject[f"/{key}"] = _g4_stream(pdf, Image.fromarray(~mask).convert("1"), dpi, stencil=True)
-        pattern = pdf.make_stream(f"q {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /C Do Q".encode())
+        resources.XObject[f"/{key}"] = _bilevel_stream(pdf, Image.fromarray(~mask).convert("1"), dpi, stencil=True)
+        bw, bh = page_size_points(x1 - x0, y1 - y0, dpi)
+        bx, by = page_size_points(x0, image.height - y1, dpi)  # PDF y grows upwards
+        pattern = pdf.make_stream(f"q {bw:.4f} 0 0 {bh:.4f} {bx:.4f} {by:.4f} cm /C Do Q".encode())
         pattern.Type, pattern.PatternType, pattern.PaintType, pattern.TilingType = pikepdf.Name.Pattern, 1, 1, 1
         pattern.BBox, pattern.XStep, pattern.YStep = [0, 0, w_pt, h_pt], w_pt, h_pt
         pattern.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(C=colour))
         resources.Pattern[f"/{key}"] = pattern
         content.append(f"q /Pattern cs /{key} scn {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /{key} Do Q")
-    page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, w_pt, h_pt], Resources=resources,
-                              Contents=pdf.make_stream("\n".join(content).encode()))
-    pdf.pages.append(pikepdf.Page(page))
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
+    return _one_page(pdf, resources, content, w_pt, h_pt)
 
 
 def encode_jpeg(jpeg: bytes, dpi: float) -> bytes:

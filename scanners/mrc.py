@@ -88,18 +88,33 @@ def _jpeg_stream(pdf: pikepdf.Pdf, pixels: np.ndarray, quality: int) -> pikepdf.
     return stream
 
 
+def _bbox(mask: np.ndarray, step: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the mask's pixels, widened to whole `step` blocks and clipped to the page."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    x0, y0 = cols[0] // step * step, rows[0] // step * step
+    x1, y1 = min(w, -(-(cols[-1] + 1) // step) * step), min(h, -(-(rows[-1] + 1) // step) * step)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def layer_images(pdf: pikepdf.Pdf, rgb: np.ndarray, masks: dict[str, np.ndarray], dpi: float, colour_dpi: float,
-                 quality: int) -> list[tuple[str, pikepdf.Stream, np.ndarray]]:
-    """(name, colour image, full-resolution mask) per non-empty layer; the text layer's colour is grey."""
+                 quality: int) -> list[tuple[str, pikepdf.Stream, np.ndarray, tuple[int, int, int, int]]]:
+    """(name, colour image, full-resolution mask, pixel box the colour image covers) per non-empty layer.
+
+    The colour image covers only the box around the layer's ink (a signature's colour costs a few hundred
+    bytes, not a page of JPEG); the text layer's colour is grey, at half the colour resolution."""
     factor = max(1, int(round(dpi / colour_dpi)))
     layers = []
     for name in ("text", "warm", "cool"):
         mask = masks[name]
         if not mask.any():
             continue
-        source = rgb.mean(axis=2, keepdims=True).astype(np.uint8) if name == "text" else rgb
-        # text: half the colour resolution is plenty for shades of grey
         block = factor * 2 if name == "text" else factor
+        x0, y0, x1, y1 = _bbox(mask, block)
+        source = rgb[y0:y1, x0:x1]
+        if name == "text":
+            source = source.mean(axis=2, keepdims=True).astype(np.uint8)
         core = masks[f"{name}_core"] if masks[f"{name}_core"].any() else mask
-        layers.append((name, _jpeg_stream(pdf, _block_colour(source, core, block), quality), mask))
+        colour = _block_colour(source, core[y0:y1, x0:x1], block)
+        layers.append((name, _jpeg_stream(pdf, colour, quality), mask, (x0, y0, x1, y1)))
     return layers

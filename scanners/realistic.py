@@ -63,23 +63,38 @@ def _scan(paper: np.ndarray, rng: np.random.Generator, skew: float, grey: bool,
     return (image.convert("L") if grey else image), turned
 
 
-def _text_alpha(size: tuple[int, int], rng: random.Random, top: int = 200, bottom_margin: int = 250,
-                title: str = "QUYẾT ĐỊNH") -> np.ndarray:
-    """Printed text (header, title, justified dense paragraphs, 11 pt) as an alpha layer."""
+def _text_alpha(size: tuple[int, int], rng: random.Random, lines: int = 26, title: str = "QUYẾT ĐỊNH") -> np.ndarray:
+    """A decision as communes print it (13 pt serif): two-column header, title, `lines` lines of body text
+    in paragraphs, signature block and distribution list — as an alpha layer."""
     layer = Image.new("L", size, 0)
     draw = ImageDraw.Draw(layer)
-    cx = size[0] // 2
-    bold, regular = font(40, bold=True), font(44)
-    draw.text((cx, top), HEADER[0], font=bold, fill=255, anchor="mm")
-    draw.text((cx, top + 60), HEADER[1], font=bold, fill=255, anchor="mm")
-    draw.text((cx, top + 170), title, font=font(52, bold=True), fill=255, anchor="mm")
-    y, left, right = top + 280, 230, size[0] - 230
-    while y < size[1] - bottom_margin:
+    bold, regular, small = font(46, bold=True), font(54), font(44)
+    left, right = 354, size[0] - 236  # 30 mm and 20 mm margins
+    draw.text((650, 240), "ỦY BAN NHÂN DÂN", font=bold, fill=255, anchor="mm")
+    draw.text((650, 300), "XÃ HÒA PHƯỚC", font=bold, fill=255, anchor="mm")
+    draw.text((650, 390), "Số: 125/QĐ-UBND", font=small, fill=255, anchor="mm")
+    draw.text((1620, 240), HEADER[0], font=bold, fill=255, anchor="mm")
+    draw.text((1620, 300), HEADER[1], font=bold, fill=255, anchor="mm")
+    draw.line((1400, 340, 1840, 340), fill=255, width=3)
+    draw.text((1620, 390), "Hòa Phước, ngày 15 tháng 01 năm 2026", font=font(44), fill=255, anchor="mm")
+    draw.text((size[0] // 2, 560), title, font=font(58, bold=True), fill=255, anchor="mm")
+    draw.text((size[0] // 2, 640), "Về việc giải quyết hồ sơ thủ tục hành chính", font=bold, fill=255, anchor="mm")
+    y = 780
+    for index in range(lines):
         words: list[str] = []
-        while draw.textlength(" ".join(words + ["trách"]), font=regular) < right - left:
+        indent = 120 if index % 6 == 0 else 0
+        while draw.textlength(" ".join(words + ["trách"]), font=regular) < right - left - indent:
             words.append(rng.choice(TEXT))
-        draw.text((left + (90 if rng.random() < 0.12 else 0), y), " ".join(words), font=regular, fill=255)
-        y += 62
+        if index % 6 == 5:
+            words = words[: len(words) // 2]  # last line of a paragraph
+        draw.text((left + indent, y), " ".join(words), font=regular, fill=255)
+        y += 80
+    draw.text((1640, y + 80), "TM. ỦY BAN NHÂN DÂN", font=bold, fill=255, anchor="mm")
+    draw.text((1640, y + 140), "CHỦ TỊCH", font=bold, fill=255, anchor="mm")
+    draw.text((1640, y + 520), "Nguyễn Văn Mẫu", font=bold, fill=255, anchor="mm")
+    draw.text((left, y + 80), "Nơi nhận:", font=font(40, bold=True), fill=255)
+    for row, line in enumerate(("- Như Điều 3;", "- Lưu: VT, TP-HT.")):
+        draw.text((left, y + 140 + row * 50), line, font=font(36), fill=255)
     return np.asarray(layer, dtype=np.float32) / 255.0 * 0.93
 
 
@@ -122,13 +137,14 @@ def _stroke_alpha(size: tuple[int, int], origin: tuple[int, int], rng: random.Ra
     return np.asarray(layer, dtype=np.float32) / 255.0
 
 
-def text_page(seed: int = 11, grey_seal: bool = False) -> Image.Image:
-    """A dense grey text page (a decision or regulation), optionally with a grey seal (a grey photocopy)."""
+def text_page(seed: int = 11, grey_seal: bool = False, lines: int = 26) -> Image.Image:
+    """A grey text page (a decision), optionally with a grey seal (a grey photocopy of a sealed page);
+    `lines=34` fills the page (the dense worst case)."""
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
     paper = _paper(A4, nrng, (236.0, 236.0, 236.0))
-    _composite(paper, _text_alpha(A4, rng), (22, 22, 22))
+    _composite(paper, _text_alpha(A4, rng, lines), (22, 22, 22))
     if grey_seal:
-        _composite(paper, _seal_alpha(A4, (1700, 2950), nrng), (120, 120, 120))
+        _composite(paper, _seal_alpha(A4, (1640, 780 + lines * 80 + 300), nrng), (120, 120, 120))
     image, _ = _scan(paper, nrng, skew=rng.uniform(-0.8, 0.8), grey=True, masks={})
     return image
 
@@ -139,11 +155,11 @@ def ink_page(seed: int = 12) -> tuple[Image.Image, dict[str, np.ndarray]]:
     Returns the colour scan and, per ink, the ground-truth stroke mask (drawn strokes, not the seal's blur rim)."""
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
     paper = _paper(A4, nrng, (243.0, 241.0, 235.0))
-    _composite(paper, _text_alpha(A4, rng, bottom_margin=1000), (22, 22, 24))
-    note = _stroke_alpha(A4, (300, 2700), rng, width=4, span=700, loops=7)
-    blue = _stroke_alpha(A4, (1450, 2850), rng, width=5, span=520, loops=4)
-    blue = np.maximum(blue, _stroke_alpha(A4, (1480, 3120), rng, width=4, span=420, loops=6))
-    red = _seal_alpha(A4, (1560, 2950), nrng)
+    _composite(paper, _text_alpha(A4, rng, lines=18), (22, 22, 24))
+    note = _stroke_alpha(A4, (400, 2950), rng, width=4, span=700, loops=7)
+    blue = _stroke_alpha(A4, (1420, 2470), rng, width=5, span=520, loops=4)
+    blue = np.maximum(blue, _stroke_alpha(A4, (1460, 2650), rng, width=4, span=420, loops=6))
+    red = _seal_alpha(A4, (1420, 2500), nrng)
     _composite(paper, note, INKS["black"])
     _composite(paper, red, INKS["red"])
     _composite(paper, blue, INKS["blue"])
