@@ -4,14 +4,19 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 DEBS := sane-utils qpdf tesseract-ocr tesseract-ocr-vie libzbar0 poppler-utils fonts-dejavu-core chromium iproute2 iptables kmod softhsm2 opensc postgresql systemd
+# JBIG2 encoder (Debian 12 packages none): agl/jbig2enc 0.31, built from this pinned commit against leptonica
+DEBS += libleptonica-dev g++ git
 STAMP := $(VENV)/.installed
+JBIG2ENC_REPO ?= https://github.com/agl/jbig2enc
+JBIG2ENC_COMMIT := e5122e826030d607a22c3eb630886b8e79bb6b4c
+JBIG2 := $(VENV)/bin/jbig2
 
 .PHONY: demo test deps clean
 
-demo: $(STAMP)
+demo: $(STAMP) $(JBIG2)
 	$(PY) -m agent.demo
 
-test: $(STAMP)
+test: $(STAMP) $(JBIG2)
 	$(PY) -m pytest -q tests
 
 deps:
@@ -26,6 +31,14 @@ $(STAMP): setup.py deps
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# lossless generic-region coding only: scanners/jbig2.py never passes -s (symbol mode can swap digits)
+$(JBIG2): $(STAMP)
+	rm -rf build/jbig2enc && mkdir -p build
+	git clone -q $(JBIG2ENC_REPO) build/jbig2enc
+	git -C build/jbig2enc checkout -q $(JBIG2ENC_COMMIT)
+	cd build/jbig2enc/src && g++ -O2 -DVERSION='"0.31"' -I. jbig2.cc jbig2enc.cc jbig2arith.cc jbig2sym.cc \
+	  jbig2comparator.cc -llept -o $(abspath $(JBIG2))
 
 clean:
 	rm -rf $(VENV) build *.egg-info

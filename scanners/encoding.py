@@ -21,7 +21,7 @@ import pikepdf
 from PIL import Image
 
 from . import jbig2, mrc
-from .analysis import BILEVEL, COLOUR, PHOTO, otsu_threshold, paper_level
+from .analysis import BILEVEL, COLOUR, PHOTO, ink_threshold, paper_level
 from .pages import page_size_points
 
 
@@ -39,12 +39,12 @@ def _luma(image: Image.Image) -> np.ndarray:
 
 
 def bilevel_bitmap(image: Image.Image) -> Image.Image:
-    """Binarise with Otsu's threshold: black ink (0) on white (1)."""
+    """Binarise at the ink threshold (analysis.ink_threshold): black ink (0) on white (1)."""
     if image.mode == "1":
         return image
     luma = _luma(image)
-    threshold = otsu_threshold(luma[:: 4, :: 4])
-    return Image.fromarray(luma > threshold).convert("1")
+    sample = luma[::4, ::4]
+    return Image.fromarray(luma > ink_threshold(sample, paper_level(sample))).convert("1")
 
 
 def _g4_tiff(bitmap: Image.Image, dpi: float) -> bytes:

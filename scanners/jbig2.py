@@ -13,6 +13,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,11 +24,12 @@ TIMEOUT = 60
 
 @functools.lru_cache(maxsize=1)
 def encoder() -> str | None:
-    """Path of the `jbig2` program ($MOTCUA_JBIG2 or PATH), or None."""
+    """Path of the `jbig2` program ($MOTCUA_JBIG2, beside this Python — `make` puts it in .venv/bin — or PATH)."""
     configured = os.environ.get("MOTCUA_JBIG2")
     if configured:
         return configured if Path(configured).is_file() else None
-    return shutil.which("jbig2")
+    beside = Path(sys.executable).parent / "jbig2"
+    return str(beside) if beside.is_file() else shutil.which("jbig2")
 
 
 def available() -> bool:

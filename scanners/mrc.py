@@ -18,7 +18,7 @@ import numpy as np
 import pikepdf
 from PIL import Image, ImageFilter
 
-from .analysis import COLOUR_SPREAD, INK_DELTA, otsu_threshold
+from .analysis import COLOUR_SPREAD, INK_DELTA, ink_threshold, otsu_threshold
 
 #: hue (degrees) from which coloured ink counts as "cool" (blue, violet) up to COOL_END; the rest is warm
 COOL_START, COOL_END = 150.0, 320.0
@@ -39,9 +39,7 @@ def ink_layers(rgb: np.ndarray, paper: int) -> dict[str, np.ndarray]:
     # the faint rim of a coloured stroke: near its core, somewhat coloured or somewhat dark
     coloured = core | (_dilate(core, 5) & ((spread > COLOUR_SPREAD // 2) | (luma < paper - INK_DELTA // 2)))
     threshold = otsu_threshold(luma[::4, ::4])
-    # dark ink: Otsu's threshold, raised towards the paper so the light edges of thin strokes stay
-    dark_limit = max(threshold, min(paper - INK_DELTA, (threshold + paper) // 2))
-    text = (luma <= dark_limit) & ~coloured
+    text = (luma <= ink_threshold(luma[::4, ::4], paper)) & ~coloured
     hue = (np.degrees(np.arctan2(np.sqrt(3) * (g - b), 2 * r - g - b)) + 360.0) % 360.0
     cool = coloured & (hue >= COOL_START) & (hue < COOL_END)
     return {"text": text, "warm": coloured & ~cool, "cool": cool,

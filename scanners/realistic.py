@@ -137,16 +137,28 @@ def _stroke_alpha(size: tuple[int, int], origin: tuple[int, int], rng: random.Ra
     return np.asarray(layer, dtype=np.float32) / 255.0
 
 
-def text_page(seed: int = 11, grey_seal: bool = False, lines: int = 26) -> Image.Image:
-    """A grey text page (a decision), optionally with a grey seal (a grey photocopy of a sealed page);
-    `lines=34` fills the page (the dense worst case)."""
+def text_page(seed: int = 11, lines: int = 26) -> Image.Image:
+    """A grey text page (a decision); `lines=34` fills the page (the dense worst case)."""
+    return _grey_page(seed, lines, seal=False)[0]
+
+
+def grey_seal_page(seed: int = 14) -> tuple[Image.Image, np.ndarray]:
+    """A grey photocopy of a sealed decision: the seal is mid-grey on grey paper. Returns the page and the seal's
+    ground-truth stroke mask."""
+    return _grey_page(seed, 22, seal=True)
+
+
+def _grey_page(seed: int, lines: int, seal: bool) -> tuple[Image.Image, np.ndarray]:
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
     paper = _paper(A4, nrng, (236.0, 236.0, 236.0))
     _composite(paper, _text_alpha(A4, rng, lines), (22, 22, 22))
-    if grey_seal:
-        _composite(paper, _seal_alpha(A4, (1640, 780 + lines * 80 + 300), nrng), (120, 120, 120))
-    image, _ = _scan(paper, nrng, skew=rng.uniform(-0.8, 0.8), grey=True, masks={})
-    return image
+    masks: dict[str, np.ndarray] = {}
+    if seal:
+        alpha = _seal_alpha(A4, (1500, 780 + lines * 80 + 150), nrng)
+        _composite(paper, alpha, (120, 120, 120))
+        masks["seal"] = ((alpha > 0.5) * 255).astype(np.uint8)
+    image, turned = _scan(paper, nrng, skew=rng.uniform(-0.8, 0.8), grey=True, masks=masks)
+    return image, turned.get("seal", np.zeros((1, 1), np.uint8)) > 127
 
 
 def ink_page(seed: int = 12) -> tuple[Image.Image, dict[str, np.ndarray]]:
