@@ -181,6 +181,22 @@ def ink_page(seed: int = 12) -> tuple[Image.Image, dict[str, np.ndarray]]:
     return image, {k: m > 127 for k, m in turned.items()}
 
 
+def _portrait(rng: np.random.Generator, w: int = 290, h: int = 380) -> Image.Image:
+    """A photo-like portrait (continuous tone: shaded backdrop, head and shoulders, grain) — nobody's face."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.stack([170 + 30 * yy / h, 185 + 20 * yy / h, 205 - 10 * xx / w], -1)
+    head = ((xx - w / 2) / (w * 0.3)) ** 2 + ((yy - h * 0.4) / (h * 0.3)) ** 2
+    shade = np.clip(1.0 - head, 0, 1)[..., None]
+    skin = np.stack([205 - 40 * head, 160 - 35 * head, 135 - 30 * head], -1)
+    image = np.where(head[..., None] < 1, skin * (0.85 + 0.15 * shade), image)
+    hair = (head < 1.2) & (yy < h * 0.25 + 10 * np.sin(xx / 15))
+    image[hair] = (45, 35, 30)
+    shoulders = yy > h * 0.72 + 0.002 * (xx - w / 2) ** 2
+    image[shoulders] = (40, 50, 80)
+    image += rng.normal(0, 7, image.shape)
+    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2))
+
+
 def id_card_page(seed: int = 13) -> Image.Image:
     """A colour photocopy of the front and back of a (fake) chip ID card: photo, guilloche, small text."""
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
@@ -195,11 +211,9 @@ def id_card_page(seed: int = 13) -> Image.Image:
         draw = ImageDraw.Draw(card)
         draw.rounded_rectangle((0, 0, w - 1, h - 1), 30, outline=(120, 120, 130), width=3)
         if index == 0:
-            face = np.clip(nrng.normal(150, 25, (380, 290, 3)), 0, 255).astype(np.uint8)
-            card.paste(Image.fromarray(face).filter(ImageFilter.GaussianBlur(6)), (40, 170))
-            draw.ellipse((80, 200, 290, 470), fill=(190, 150, 125))
-            draw.text((380, 40), "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", font=font(30, bold=True), fill=(30, 30, 80))
-            draw.text((380, 90), "CĂN CƯỚC (MẪU - KHÔNG CÓ THẬT)", font=font(36, bold=True), fill=(170, 30, 30))
+            card.paste(_portrait(nrng), (40, 170))
+            draw.text((360, 40), "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", font=font(27, bold=True), fill=(30, 30, 80))
+            draw.text((360, 90), "CĂN CƯỚC (MẪU - KHÔNG CÓ THẬT)", font=font(32, bold=True), fill=(170, 30, 30))
             lines = ("Số định danh: 000000000000", "Họ, chữ đệm và tên: NGUYỄN THỊ MẪU", "Ngày sinh: 01/01/1990",
                      "Giới tính: Nữ   Quốc tịch: Việt Nam", "Nơi thường trú: xã Hòa Phước, Đà Nẵng")
         else:
@@ -207,7 +221,7 @@ def id_card_page(seed: int = 13) -> Image.Image:
             lines = ("Nơi cư trú: thôn Phước Thuận, xã Hòa Phước", "Ngày cấp: 15/08/2021",
                      "Cơ quan cấp: Bộ Công an", "IDVNM0000000000<<<<<<<<<<<<", "9001011F3101012VNM<<<<<<<<<<6")
         for row, line in enumerate(lines):
-            draw.text((380 if index == 0 else 380, 170 + row * 62), line, font=font(30), fill=(25, 25, 30))
+            draw.text((360, 170 + row * 62), line, font=font(27), fill=(25, 25, 30))
         image.paste(card.filter(ImageFilter.GaussianBlur(0.9)), (x0, y0))
     scanned, _ = _scan(np.asarray(image).astype(np.float32), nrng, skew=rng.uniform(-1.0, 1.0), grey=False, masks={})
     return scanned
