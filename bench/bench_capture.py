@@ -45,7 +45,7 @@ from scanners.ocr import ocr_available  # noqa: E402
 from scanners.pages import Page  # noqa: E402
 from scanners.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
-TARGETS = {"text page": 28, "dense text page": None, "grey seal page": 28, "colour stamp page": 60,
+TARGETS = {"text page": 28, "dense text page": None, "grey seal page": None, "colour stamp page": 60,
            "ID card page": 60}
 
 

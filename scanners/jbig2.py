@@ -42,7 +42,7 @@ def encode_generic(bitmap: Image.Image) -> bytes | None:
     if program is None:
         return None
     with tempfile.TemporaryDirectory(prefix="motcua-jbig2-") as tmp:
-        source = Path(tmp) / "page.png"
+        source = Path(tmp) / "page.pbm"  # uncompressed: quickest to write and for leptonica to read
         bitmap.convert("1").save(source)
         try:
             result = subprocess.run([program, "-p", str(source)], capture_output=True, timeout=TIMEOUT)
