@@ -26,9 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .analysis import DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
+from .analysis import BILEVEL, DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
 from .cover_sheets import DOSSIER, CoverRead, Part, compile_code_pattern, read_cover, split_stack
-from .encoding import EncodeOptions, encode_jpeg, encode_page
+from .encoding import EncodeOptions, bilevel_bitmap, encode_jpeg, encode_page
 from .errors import CaptureError, PageError
 from .ocr import text_layer_pdf
 from .pages import Page
@@ -144,7 +144,8 @@ def process_page(page: Page, survey: Survey, options: PipelineOptions) -> Encode
     # photo pages (ID cards) get no text layer: their text is sensitive personal data, and slow to read
     if options.ocr and survey.stats.kind != PHOTO:
         with step("ocr", page):
-            encoded.text_layer = text_layer_pdf(image, page.dpi, options.ocr_language)
+            source = bilevel_bitmap(image) if survey.stats.kind == BILEVEL else image
+            encoded.text_layer = text_layer_pdf(source, page.dpi, options.ocr_language)
     return encoded
 
 
