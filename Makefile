@@ -11,7 +11,7 @@ JBIG2ENC_REPO ?= https://github.com/agl/jbig2enc
 JBIG2ENC_COMMIT := e5122e826030d607a22c3eb630886b8e79bb6b4c
 JBIG2 := $(VENV)/bin/jbig2
 
-.PHONY: demo test deps clean
+.PHONY: demo test deps bench-deps clean
 
 demo: $(STAMP) $(JBIG2)
 	$(PY) -m agent.demo
@@ -31,6 +31,10 @@ $(STAMP): setup.py deps
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# OCRmyPDF is a baseline of bench/bench_capture.py only, never a runtime dependency
+bench-deps: deps
+	dpkg -s ocrmypdf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ocrmypdf
 
 # lossless generic-region coding only: scanners/jbig2.py never passes -s (symbol mode can swap digits)
 $(JBIG2): $(STAMP)
