@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEBS := sane-utils qpdf tesseract-ocr tesseract-ocr-vie libzbar0 poppler-utils fonts-dejavu-core chromium iproute2 iptables kmod softhsm2 opensc postgresql systemd nginx libgammu-dev pkg-config
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test deps clean
+.PHONY: demo test deps bench-deps clean
 
 demo: $(STAMP)
 	$(PY) -m agent.demo
@@ -26,6 +26,10 @@ $(STAMP): setup.py deps
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# OCRmyPDF is a baseline of bench/bench_capture.py only, never a runtime dependency
+bench-deps: deps
+	dpkg -s ocrmypdf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ocrmypdf
 
 clean:
 	rm -rf $(VENV) build *.egg-info

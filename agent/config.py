@@ -60,6 +60,9 @@ class AgentSettings:
     blank_threshold: float = 0.0001
     #: straighten pages skewed by a few degrees before encoding
     deskew: bool = False
+    #: regular expression of the dossier codes on the province's plain cover sheets (QR holding just the code);
+    #: national-format codes (000.00.01.H29-240115-0001) are recognised without it
+    cover_code_pattern: str = ""
     #: hot folder: a file is consumed once its size and mtime have not changed for this many seconds
     hotfolder_settle_seconds: float = 2.0
     #: receipt slip header, set by the province: the body above the desk (e.g. "UBND TỈNH ĐỒNG NAI") and the

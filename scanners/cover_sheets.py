@@ -5,8 +5,13 @@ top) and a QR code holding `MOTCUA1:D:<dossier code>`; a separator sheet
 (same mark) holds `MOTCUA1:S:<label>` and starts a new document inside a
 dossier. The comb mark is what makes a page a cover even when its QR cannot
 be read — such a page holds the batch for review instead of silently merging
-two citizens' dossiers. A QR code without the mark (e.g. on an ID card) is
-just content.
+two citizens' dossiers.
+
+Cover sheets printed elsewhere (the province's case system, another desk)
+carry no mark and a QR holding just the dossier code. A QR whose whole text
+is a national dossier code (`DOSSIER_CODE`), or matches the pattern the
+province configures, therefore also makes the page a dossier cover. Any other
+QR code without the mark (e.g. on an ID card) is just content.
 """
 from __future__ import annotations
 
@@ -21,12 +26,15 @@ from PIL import Image, ImageDraw
 from pyzbar import pyzbar
 
 from .analysis import reduced
-from .errors import BatchHeld
+from .errors import BatchHeld, CaptureError
 from .synthetic import font
 
 PREFIX = "MOTCUA1:"
 DOSSIER, SEPARATOR, UNREADABLE = "dossier", "separator", "unreadable"
 LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+#: national dossier code (Circular 01/2018/TT-VPCP art. 19): electronic agency ID (up to 35 characters of
+#: digits, A–Z and dots; Decision 20/2020/QĐ-TTg) - receipt date YYMMDD - daily sequence of 4 to 7 digits
+DOSSIER_CODE = re.compile(r"[0-9A-Z][0-9A-Z.]{0,34}-[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])-[0-9]{4,7}")
 DPI = 300
 MM = DPI / 25.4
 #: comb geometry in mm on A4 (210 mm wide): five bars, 24 mm wide, 12 mm apart, 12 mm tall, 15 mm from the top
@@ -51,11 +59,26 @@ def payload(kind: str, value: str) -> str:
     raise ValueError(kind)
 
 
-def parse_payload(text: str) -> CoverRead | None:
+def compile_code_pattern(pattern: str) -> re.Pattern[str] | None:
+    """The province's own dossier-code pattern (a regular expression matched against the whole QR text)."""
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise CaptureError(f"setting cover_code_pattern {pattern!r} is not a valid regular expression ({exc})",
+                           f"cài đặt cover_code_pattern {pattern!r} không phải biểu thức chính quy hợp lệ",
+                           hint="Sửa cover_code_pattern trong config.json / fix cover_code_pattern") from exc
+
+
+def parse_payload(text: str, code_pattern: re.Pattern[str] | None = None) -> CoverRead | None:
     if text.startswith(PREFIX + "D:") and len(text) > len(PREFIX) + 2:
         return CoverRead(DOSSIER, text[len(PREFIX) + 2:])
     if text.startswith(PREFIX + "S:") and LABEL.match(text[len(PREFIX) + 2:]):
         return CoverRead(SEPARATOR, text[len(PREFIX) + 2:])
+    bare = text.strip()
+    if DOSSIER_CODE.fullmatch(bare) or (code_pattern is not None and code_pattern.fullmatch(bare)):
+        return CoverRead(DOSSIER, bare)  # a plain cover sheet from another system: just the dossier code
     return None
 
 
@@ -142,14 +165,16 @@ def _decode_qr(image: Image.Image) -> list[str]:
     return found
 
 
-def read_cover(image: Image.Image, dpi: float) -> CoverRead | None:
-    """The cover/separator sheet on this page, CoverRead(UNREADABLE) for a marked page without a valid QR, or None."""
+def read_cover(image: Image.Image, dpi: float, code_pattern: re.Pattern[str] | None = None) -> CoverRead | None:
+    """The cover/separator sheet on this page, CoverRead(UNREADABLE) for a marked page without a valid QR, or None.
+
+    `code_pattern`: the province's dossier-code pattern, recognised like a national code (see module doc)."""
     small = reduced(image, dpi).convert("L")
     marked = has_comb_mark(np.asarray(small))
     texts = _decode_qr(small)
-    reads = [r for r in map(parse_payload, texts) if r is not None]
+    reads = [r for r in (parse_payload(t, code_pattern) for t in texts) if r is not None]
     if not reads and marked:
-        reads = [r for r in map(parse_payload, _decode_qr(image.convert("L"))) if r is not None]
+        reads = [r for r in (parse_payload(t, code_pattern) for t in _decode_qr(image.convert("L"))) if r is not None]
     if len({(r.kind, r.value) for r in reads}) == 1:
         return reads[0]
     if marked or reads:  # marked but unreadable, or two different codes on one sheet

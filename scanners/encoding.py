@@ -1,14 +1,15 @@
 """Encode one page into a one-page PDF, choosing the codec by the page's class.
 
-  bilevel  Otsu threshold → CCITT Group 4 (lossless for the bilevel image;
-           JBIG2 is not used: Debian 12 ships no encoder, and lossy JBIG2
-           symbol substitution is forbidden anyway — it can change digits)
-  colour   mixed raster content: black text as a G4 stencil mask at full
-           resolution, coloured ink (stamps, signatures) as a full-resolution
-           G4 mask over a low-resolution JPEG of the ink colours; the paper
-           is left white. Stamps stay sharp and legible at a few KiB.
-  photo    JPEG at `photo_dpi` (default 200) and `jpeg_quality`, grey when the
-           page has no colour
+  bilevel  Otsu threshold → JBIG2 generic region (scanners.jbig2) or CCITT
+           Group 4, whichever is smaller; both lossless for the bilevel image
+           (JBIG2 symbol substitution is never used — it can change digits)
+  colour   mixed raster content (scanners.mrc): per ink layer (dark text,
+           warm seals, cool ballpoint) a full-resolution G4 mask over a
+           low-resolution JPEG of that layer's own colours; the paper is left
+           white. Stamps stay sharp, blue ink stays blue, at a few KiB.
+  photo    bare paper whitened, then JPEG at `photo_dpi` (default 150: ID-card
+           text stays legible) and `jpeg_quality`, grey when the page has no
+           colour
 """
 from __future__ import annotations
 
@@ -18,18 +19,20 @@ from dataclasses import dataclass
 import img2pdf
 import numpy as np
 import pikepdf
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from .analysis import BILEVEL, COLOUR, PHOTO, ink_masks, otsu_threshold, paper_level
+from . import jbig2, mrc
+from .analysis import BILEVEL, COLOUR, PHOTO, ink_threshold, paper_level
 from .pages import page_size_points
 
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    photo_dpi: float = 200.0
+    photo_dpi: float = 150.0
     jpeg_quality: int = 60
-    #: resolution of the colour layer under the sharp ink mask
-    ink_colour_dpi: float = 50.0
+    #: resolution of the colour images under the sharp ink masks (colour class)
+    ink_colour_dpi: float = 75.0
+    ink_jpeg_quality: int = 60
 
 
 def _luma(image: Image.Image) -> np.ndarray:
@@ -37,12 +40,12 @@ def _luma(image: Image.Image) -> np.ndarray:
 
 
 def bilevel_bitmap(image: Image.Image) -> Image.Image:
-    """Binarise with Otsu's threshold: black ink (0) on white (1)."""
+    """Binarise at the ink threshold (analysis.ink_threshold): black ink (0) on white (1)."""
     if image.mode == "1":
         return image
     luma = _luma(image)
-    threshold = otsu_threshold(luma[:: 4, :: 4])
-    return Image.fromarray(luma > threshold).convert("1")
+    sample = luma[::4, ::4]
+    return Image.fromarray(luma > ink_threshold(sample, paper_level(sample))).convert("1")
 
 
 def _g4_tiff(bitmap: Image.Image, dpi: float) -> bytes:
@@ -55,8 +58,46 @@ def _layout(dpi: float) -> img2pdf.layout_fun:  # type: ignore[name-defined]
     return img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
 
 
+def _one_page(pdf: pikepdf.Pdf, resources: pikepdf.Dictionary, content: list[str], w_pt: float, h_pt: float) -> bytes:
+    page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, w_pt, h_pt], Resources=resources,
+                              Contents=pdf.make_stream("\n".join(content).encode()))
+    pdf.pages.append(pikepdf.Page(page))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
 def encode_bilevel(image: Image.Image, dpi: float) -> bytes:
-    return img2pdf.convert(_g4_tiff(bilevel_bitmap(image), dpi), layout_fun=_layout(dpi))
+    """The page's bitmap, losslessly: JBIG2 generic region or G4, whichever is smaller."""
+    bitmap = bilevel_bitmap(image)
+    pdf = pikepdf.new()
+    w_pt, h_pt = page_size_points(bitmap.width, bitmap.height, dpi)
+    resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=_bilevel_stream(pdf, bitmap, dpi, stencil=False)))
+    return _one_page(pdf, resources, [f"q {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /Im0 Do Q"], w_pt, h_pt)
+
+
+def _white_paper(rgb: Image.Image, block: int = 16) -> Image.Image:
+    """Blocks of bare paper (near the paper's grey on average, no dark or coloured pixel) made pure white:
+    paper texture and noise would otherwise cost most of a photocopy's JPEG bytes. Blocks touching a card, a
+    photo or text are left exactly as scanned."""
+    array = np.asarray(rgb)
+    h, w = array.shape[:2]
+    bh, bw = h // block, w // block
+    if bh == 0 or bw == 0:
+        return rgb
+    a = array[:bh * block, :bw * block].astype(np.int32)
+    luma = (a[..., 0] * 299 + a[..., 1] * 587 + a[..., 2] * 114) // 1000
+    paper = paper_level(luma[::4, ::4])
+    spread = a.max(axis=2) - a.min(axis=2)
+    blocks = luma.reshape(bh, block, bw, block)
+    darkest, mean = blocks.min(axis=(1, 3)), blocks.mean(axis=(1, 3))
+    colourful = spread.reshape(bh, block, bw, block).max(axis=(1, 3))
+    bare = (mean >= paper - 12) & (darkest >= paper - 35) & (colourful < 30)
+    # a bare block must have bare neighbours: no whitening inside a photo's light patch
+    bare = np.asarray(Image.fromarray(bare.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(3))) > 0
+    out = array.copy()
+    out[:bh * block, :bw * block][np.repeat(np.repeat(bare, block, axis=0), block, axis=1)] = 255
+    return Image.fromarray(out)
 
 
 def encode_photo(image: Image.Image, dpi: float, options: EncodeOptions = EncodeOptions()) -> bytes:
@@ -65,7 +106,7 @@ def encode_photo(image: Image.Image, dpi: float, options: EncodeOptions = Encode
         size = (max(1, round(image.width / factor)), max(1, round(image.height / factor)))
         image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
         dpi = options.photo_dpi
-    rgb = image.convert("RGB")
+    rgb = _white_paper(image.convert("RGB"))
     arr = np.asarray(rgb.reduce(4)).astype(np.int16)
     grey = int((arr.max(axis=2) - arr.min(axis=2)).max(initial=0)) < 30
     buffer = io.BytesIO()
@@ -95,44 +136,54 @@ def _g4_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bo
         return stream
 
 
+def _bilevel_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bool) -> pikepdf.Stream:
+    """The bitmap (0 = ink) as a lossless image stream: JBIG2 generic region when the encoder is there
+    (it beats G4 by about a third on text, see bench/bench_capture.py), else CCITT G4."""
+    data = jbig2.encode_generic(bitmap)
+    if data is None:
+        return _g4_stream(pdf, bitmap, dpi, stencil=stencil)
+    stream = pikepdf.Stream(pdf, data)
+    stream.Type, stream.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    stream.Width, stream.Height, stream.BitsPerComponent = bitmap.width, bitmap.height, 1
+    stream.Filter = pikepdf.Name.JBIG2Decode
+    if stencil:
+        # JBIG2Decode yields 0 for the encoder's foreground (our ink); a stencil paints where samples are 0
+        stream.ImageMask = True
+    else:
+        stream.ColorSpace = pikepdf.Name.DeviceGray
+    return stream
+
+
 def encode_colour(image: Image.Image, dpi: float, options: EncodeOptions = EncodeOptions()) -> bytes:
-    """Mixed raster content for a white page with black text and coloured ink (see module doc)."""
+    """Mixed raster content: per ink layer a lossless mask (JBIG2/G4) filled with its colour image (scanners.mrc)."""
     rgb = np.asarray(image.convert("RGB"))
     paper = paper_level(np.asarray(image.convert("L"))[::4, ::4])
-    luma, ink, colour = ink_masks(rgb, paper)
-    threshold = otsu_threshold(luma[::4, ::4])
-    black = (luma <= threshold) & ~colour
-    width, height = image.width, image.height
     pdf = pikepdf.new()
-    w_pt, h_pt = page_size_points(width, height, dpi)
+    w_pt, h_pt = page_size_points(image.width, image.height, dpi)
     resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary())
     content: list[str] = []
-    if colour.any():
-        fill = np.median(rgb[colour], axis=0).astype(np.uint8)
-        layer = np.where(colour[..., None], rgb, fill).astype(np.uint8)
-        factor = max(1, int(round(dpi / options.ink_colour_dpi)))
-        small = Image.fromarray(layer).reduce(factor)
-        jpeg = io.BytesIO()
-        small.save(jpeg, format="JPEG", quality=options.jpeg_quality, optimize=True)
-        ink_image = pikepdf.Stream(pdf, jpeg.getvalue())
-        ink_image.Type, ink_image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-        ink_image.Width, ink_image.Height = small.width, small.height
-        ink_image.ColorSpace, ink_image.BitsPerComponent = pikepdf.Name.DeviceRGB, 8
-        ink_image.Filter = pikepdf.Name.DCTDecode
-        ink_image.Mask = _g4_stream(pdf, Image.fromarray(~colour).convert("1"), dpi, stencil=True)
-        resources.XObject.Ink = ink_image
-        content.append(f"q {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /Ink Do Q")
-    if black.any():
-        shade = np.median(rgb[black], axis=0) / 255.0
-        resources.XObject.Text = _g4_stream(pdf, Image.fromarray(~black).convert("1"), dpi, stencil=True)
-        content.append(f"q {shade[0]:.3f} {shade[1]:.3f} {shade[2]:.3f} rg "
-                       f"{w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /Text Do Q")
-    page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, w_pt, h_pt], Resources=resources,
-                              Contents=pdf.make_stream("\n".join(content).encode()))
-    pdf.pages.append(pikepdf.Page(page))
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
+    resources.Pattern = pikepdf.Dictionary()
+    for name, colour, mask, (x0, y0, x1, y1) in mrc.layer_images(pdf, rgb, mrc.ink_layers(rgb, paper), dpi,
+                                                                 options.ink_colour_dpi, options.ink_jpeg_quality):
+        # the sharp mask is a stencil painted with a pattern holding the colour image: renderers place a
+        # stencil exactly on the pixel grid (an image with a /Mask of another size they may shift by a pixel)
+        key = name.capitalize()
+        # the mask spans the page (placing a cropped stencil at an offset, poppler may round it a pixel off)
+        resources.XObject[f"/{key}"] = _bilevel_stream(pdf, Image.fromarray(~mask).convert("1"), dpi, stencil=True)
+        bw, bh = page_size_points(x1 - x0, y1 - y0, dpi)
+        bx, by = page_size_points(x0, image.height - y1, dpi)  # PDF y grows upwards
+        pattern = pdf.make_stream(f"q {bw:.4f} 0 0 {bh:.4f} {bx:.4f} {by:.4f} cm /C Do Q".encode())
+        pattern.Type, pattern.PatternType, pattern.PaintType, pattern.TilingType = pikepdf.Name.Pattern, 1, 1, 1
+        pattern.BBox, pattern.XStep, pattern.YStep = [0, 0, w_pt, h_pt], w_pt, h_pt
+        pattern.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(C=colour))
+        resources.Pattern[f"/{key}"] = pattern
+        content.append(f"q /Pattern cs /{key} scn {w_pt:.4f} 0 0 {h_pt:.4f} 0 0 cm /{key} Do Q")
+    return _one_page(pdf, resources, content, w_pt, h_pt)
+
+
+def encode_jpeg(jpeg: bytes, dpi: float) -> bytes:
+    """A one-page PDF around JPEG bytes as they are (a scanner's JPEG that our encoding did not beat)."""
+    return img2pdf.convert(jpeg, layout_fun=_layout(dpi))
 
 
 def encode_page(image: Image.Image, dpi: float, kind: str, options: EncodeOptions = EncodeOptions()) -> bytes:

@@ -1,25 +1,31 @@
 """Open and validate input files (JPEG, PNG, TIFF incl. multi-page, PDF) without trusting them, and list their pages.
 
 Validation decodes every image fully under Pillow's decompression-bomb limit
-and opens every PDF with pikepdf, so a truncated, hostile or mislabelled file
-is refused here — naming the file — before anything is queued. `open_pages` then yields one `Page` per image
-frame or PDF page; a PDF page that is one scanned image keeps its original
-encoding (no re-encoding), a born-digital page is kept as it is.
+and opens every PDF with pikepdf — checking the declared size of every image
+in it against the same pixel limit before anything is decoded — so a
+truncated, hostile or mislabelled file is refused here, naming the file,
+before anything is queued. `open_pages` then yields one `Page` per image frame
+or PDF page. PDF pages are never copied: each becomes pixels (scanners.pdf_input)
+and goes through the same pipeline as a scan, and the active content left
+behind is listed in `InputFile.removed`.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pikepdf
 from PIL import Image, UnidentifiedImageError
 
+from . import pdf_input
 from .errors import InputFileError
 from .pages import DEFAULT_DPI, Page
 
+log = logging.getLogger("motcua.scanners.file_import")
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
 #: ~ an A3 page at 600 dpi in colour; anything larger is refused as a probable bomb
 MAX_PIXELS = 80_000_000
@@ -28,12 +34,14 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 
 @dataclass(frozen=True)
 class InputFile:
-    """A validated input: its path, kind ('image' or 'pdf'), media type and page count."""
+    """A validated input: its path, kind ('image' or 'pdf'), media type, page count, active content left behind."""
 
     path: Path
     kind: str
     media_type: str
     pages: int
+    #: feature → count of the active/external content a PDF held (pdf_input.FEATURES); none of it is kept
+    removed: dict[str, int] = field(default_factory=dict)
 
 
 def inspect_file(path: Path | str) -> InputFile:
@@ -60,6 +68,8 @@ def _inspect_pdf(path: Path) -> InputFile:
         # report every page while their images are gone. A damaged PDF is refused.
         with pikepdf.open(path, attempt_recovery=False) as pdf:
             pages = len(pdf.pages)
+            pdf_input.check_image_sizes(pdf, str(path), MAX_PIXELS)
+            removed = pdf_input.active_content(pdf)
     except pikepdf.PasswordError as exc:
         raise InputFileError(str(path), "PDF is password-protected; export it without a password",
                              "PDF có mật khẩu; hãy xuất lại không đặt mật khẩu") from exc
@@ -68,7 +78,21 @@ def _inspect_pdf(path: Path) -> InputFile:
                              "không đọc được PDF (hỏng hoặc bị cắt cụt)") from exc
     if pages == 0:
         raise InputFileError(str(path), "PDF has no pages", "PDF không có trang nào")
-    return InputFile(path, "pdf", "application/pdf", pages)
+    if removed:  # counts of feature kinds only: nothing from inside the file is logged
+        log.info("pdf_active_content_removed features=%s", ",".join(sorted(removed)))
+    return InputFile(path, "pdf", "application/pdf", pages, removed)
+
+
+def removed_content(items: list[InputFile]) -> dict[str, object]:
+    """What capture left out of these inputs, for the officer: {} or {features, message_vi, message_en}."""
+    found: dict[str, int] = {}
+    for item in items:
+        for feature, count in item.removed.items():
+            found[feature] = found.get(feature, 0) + count
+    if not found:
+        return {}
+    message_vi, message_en = pdf_input.describe_removed(found)
+    return {"features": found, "message_vi": message_vi, "message_en": message_en}
 
 
 def _inspect_image(path: Path) -> InputFile:
@@ -136,48 +160,40 @@ def _flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _pdf_loader(path: Path, index: int) -> Callable[[], Image.Image]:
+def _pdf_loader(path: Path, plan: pdf_input.PagePlan) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
-        with pikepdf.open(path, attempt_recovery=False) as pdf:
-            [image] = _page_images(pdf.pages[index])
-            return _flatten(pikepdf.PdfImage(image).as_pil_image())
+        return _flatten(pdf_input.page_image(path, plan, MAX_PIXELS))
     return load
 
 
-def _page_images(page: pikepdf.Page) -> list[pikepdf.Object]:
-    xobjects = page.obj.get("/Resources", {}).get("/XObject", {})
-    return [x for _, x in xobjects.items() if x.get("/Subtype") == "/Image"]
+def _jpeg_reader(path: Path, index: int) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with pikepdf.open(path, attempt_recovery=False) as pdf:
+            [image] = [x for _, x in pdf.pages[index].obj.Resources.XObject.items()]
+            return image.read_raw_bytes()
+    return read
 
 
 @contextlib.contextmanager
 def open_pages(items: list[InputFile], first_number: int = 1) -> Iterator[list[Page]]:
-    """Pages of the validated inputs in order, numbered from `first_number`; PDF sources stay open inside."""
+    """Pages of the validated inputs in order, numbered from `first_number`; each decodes its pixels when asked."""
     pages: list[Page] = []
-    sources: list[pikepdf.Pdf] = []
     number = first_number
-    try:
-        for item in items:
-            if item.kind == "image":
-                with Image.open(item.path) as image:
-                    dpi = _image_dpi(image.info)
-                for index in range(item.pages):
-                    pages.append(Page(number, f"{item.path.name} trang/page {index + 1}", dpi,
-                                      loader=_frame_loader(item.path, index)))
-                    number += 1
-                continue
-            pdf = pikepdf.open(item.path, attempt_recovery=False)
-            sources.append(pdf)
-            for index, page in enumerate(pdf.pages):
-                label = f"{item.path.name} trang/page {index + 1}"
-                images = _page_images(page)
-                fonts = page.obj.get("/Resources", {}).get("/Font")
-                width_pt = float(page.mediabox[2]) - float(page.mediabox[0])
-                raster = len(images) == 1 and not fonts and width_pt > 0
-                dpi = float(images[0].Width) * 72.0 / width_pt if raster else DEFAULT_DPI
-                pages.append(Page(number, label, dpi, loader=_pdf_loader(item.path, index) if raster else None,
-                                  original_page=page, has_text=bool(fonts)))
+    for item in items:
+        if item.kind == "image":
+            with Image.open(item.path) as image:
+                dpi = _image_dpi(image.info)
+            for index in range(item.pages):
+                pages.append(Page(number, f"{item.path.name} trang/page {index + 1}", dpi,
+                                  loader=_frame_loader(item.path, index)))
                 number += 1
-        yield pages
-    finally:
-        for pdf in sources:
-            pdf.close()
+            continue
+        with pikepdf.open(item.path, attempt_recovery=False) as pdf:
+            plans = pdf_input.plan_pages(pdf, DEFAULT_DPI, MAX_PIXELS)
+        for plan in plans:
+            pages.append(Page(number, f"{item.path.name} trang/page {plan.index + 1}", plan.dpi,
+                              loader=_pdf_loader(item.path, plan),
+                              source_jpeg=_jpeg_reader(item.path, plan.index) if plan.jpeg and not plan.rotate
+                              else None))
+            number += 1
+    yield pages

@@ -3,14 +3,14 @@
 A page knows where it came from (a label that names file and page number —
 never its content), its resolution, how to decode its pixels (lazily, so a
 30-page stack is not held in memory at once), and optionally an already
-encoded form worth keeping as-is (a page of a scanner-made PDF).
+image already compressed as a plain JPEG (a page of a scanner-made PDF), whose
+bytes are kept when they are smaller than the pipeline's own encoding.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
 
-import pikepdf
 from PIL import Image
 
 #: resolution assumed when a file does not say
@@ -25,10 +25,8 @@ class Page:
     label: str
     dpi: float
     loader: Callable[[], Image.Image] | None = None
-    #: the page exactly as a source PDF encoded it, kept without re-encoding (PDF inputs)
-    original_page: pikepdf.Page | None = field(default=None, repr=False)
-    #: the source page already carries text (born-digital PDF): no OCR needed
-    has_text: bool = False
+    #: reads the page's JPEG bytes as a scanner-made PDF holds them (kept only if smaller than ours)
+    source_jpeg: Callable[[], bytes] | None = field(default=None, repr=False)
 
     def open(self) -> Image.Image:
         """Decode the page's pixels (RGB, L or 1). Raises ValueError if the page has no raster image."""

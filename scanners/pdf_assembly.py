@@ -1,7 +1,8 @@
 """Assemble encoded pages (and their OCR text layers) into one compact PDF.
 
-Each page arrives as a one-page PDF from `encoding` (or kept as-is from a
-scanner-made PDF). The invisible text page from `ocr` is laid over it as a
+Each page arrives as a one-page PDF made by `encoding` — never a page of an
+input file, so the output holds only page images, the text layer and our own
+metadata. The invisible text page from `ocr` is laid over it as a
 form XObject. The OCR font (Tesseract's tiny GlyphLessFont) is shared by all
 pages, streams are compressed and objects packed into object streams. Output
 is deterministic for the same input (same bytes, same sha256) and passes
@@ -19,11 +20,10 @@ PRODUCER = "motcua"
 
 @dataclass
 class EncodedPage:
-    """A page ready for assembly: one-page PDF bytes (or a kept source page) and an optional text layer."""
+    """A page ready for assembly: one-page PDF bytes made by `encoding` and an optional text layer."""
 
     number: int
-    pdf: bytes | None = None
-    kept: pikepdf.Page | None = None
+    pdf: bytes = b""
     text_layer: bytes | None = None
     kind: str = ""
 
@@ -52,12 +52,9 @@ def assemble(pages: list[EncodedPage]) -> tuple[bytes, int]:
     opened: list[pikepdf.Pdf] = []
     try:
         for item in pages:
-            if item.kept is not None:
-                output.pages.append(item.kept)
-            else:
-                source = pikepdf.open(io.BytesIO(item.pdf or b""))
-                opened.append(source)
-                output.pages.append(source.pages[0])
+            source = pikepdf.open(io.BytesIO(item.pdf))
+            opened.append(source)
+            output.pages.append(source.pages[0])
             if item.text_layer:
                 text = pikepdf.open(io.BytesIO(item.text_layer))
                 opened.append(text)

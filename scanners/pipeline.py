@@ -19,15 +19,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .analysis import DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
-from .cover_sheets import DOSSIER, CoverRead, Part, read_cover, split_stack
-from .encoding import EncodeOptions, encode_page
+from .analysis import BILEVEL, DEFAULT_BLANK_THRESHOLD, PHOTO, PageStats, analyse, deskewed
+from .cover_sheets import DOSSIER, CoverRead, Part, compile_code_pattern, read_cover, split_stack
+from .encoding import EncodeOptions, bilevel_bitmap, encode_jpeg, encode_page
 from .errors import CaptureError, PageError
 from .ocr import text_layer_pdf
 from .pages import Page
@@ -46,6 +47,8 @@ class PipelineOptions:
     deskew: bool = False
     #: a stack without any cover sheet is one dossier (else it is held)
     allow_uncovered: bool = True
+    #: the province's dossier-code pattern: a QR holding just such a code makes a page a cover sheet
+    cover_code_pattern: str = ""
     #: parallel pages; 0 = one per CPU core
     workers: int = 0
     encode: EncodeOptions = field(default_factory=EncodeOptions)
@@ -57,7 +60,7 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class Survey:
-    """What the survey step learnt about one page (None stats: a kept born-digital page)."""
+    """What the survey step learnt about one page."""
 
     number: int
     stats: PageStats | None
@@ -107,16 +110,14 @@ def step(name: str, page: Page) -> Iterator[None]:
                         "không xử lý được trang (tệp hỏng hoặc định dạng lạ)") from exc
 
 
-def survey_page(page: Page) -> Survey:
-    if not page.is_raster:
-        return Survey(page.number, None, None)
+def survey_page(page: Page, code_pattern: re.Pattern[str] | None = None) -> Survey:
     with step("survey", page):
         image = page.open()
-        return Survey(page.number, analyse(image, page.dpi), read_cover(image, page.dpi))
+        return Survey(page.number, analyse(image, page.dpi), read_cover(image, page.dpi, code_pattern))
 
 
 def filter_blank(surveys: list[Survey], options: PipelineOptions) -> tuple[list[int], list[int]]:
-    """(kept, dropped) page numbers. Cover sheets and kept PDF pages are never blank."""
+    """(kept, dropped) page numbers. Cover sheets are never blank."""
     kept, dropped = [], []
     for survey in surveys:
         blank = (options.drop_blank and survey.stats is not None and survey.cover is None
@@ -126,22 +127,25 @@ def filter_blank(surveys: list[Survey], options: PipelineOptions) -> tuple[list[
 
 
 def process_page(page: Page, survey: Survey, options: PipelineOptions) -> EncodedPage:
-    """Steps encode and ocr for one page."""
-    if not page.is_raster or survey.stats is None:
-        return EncodedPage(page.number, kept=page.original_page, kind="kept")
+    """Steps encode and ocr for one page. Every page is rebuilt from its pixels; a source PDF's JPEG
+    bytes are kept instead only when they are smaller than our encoding."""
+    if survey.stats is None:
+        raise PageError("encode", page.label, "page has no raster image", "trang không có ảnh")
     with step("encode", page):
         image = page.open()
         if options.deskew:
             image, _ = deskewed(image, page.dpi)
-        if page.original_page is not None:  # scanner-made PDF: keep the image as the scanner encoded it
-            encoded = EncodedPage(page.number, kept=page.original_page, kind=survey.stats.kind)
-        else:
-            encoded = EncodedPage(page.number, pdf=encode_page(image, page.dpi, survey.stats.kind, options.encode),
-                                  kind=survey.stats.kind)
+        pdf = encode_page(image, page.dpi, survey.stats.kind, options.encode)
+        if page.source_jpeg is not None and not options.deskew:
+            jpeg = page.source_jpeg()
+            if len(jpeg) < len(pdf):
+                pdf = encode_jpeg(jpeg, page.dpi)
+        encoded = EncodedPage(page.number, pdf=pdf, kind=survey.stats.kind)
     # photo pages (ID cards) get no text layer: their text is sensitive personal data, and slow to read
-    if options.ocr and not page.has_text and survey.stats.kind != PHOTO:
+    if options.ocr and survey.stats.kind != PHOTO:
         with step("ocr", page):
-            encoded.text_layer = text_layer_pdf(image, page.dpi, options.ocr_language)
+            source = bilevel_bitmap(image) if survey.stats.kind == BILEVEL else image
+            encoded.text_layer = text_layer_pdf(source, page.dpi, options.ocr_language)
     return encoded
 
 
@@ -151,7 +155,8 @@ def run_pipeline(pages: list[Page], options: PipelineOptions = PipelineOptions()
     by_number = {p.number: p for p in pages}
     with ThreadPoolExecutor(max_workers=options.worker_count, thread_name_prefix="capture") as pool:
         started = time.perf_counter()
-        surveys = list(pool.map(survey_page, pages))
+        code_pattern = compile_code_pattern(options.cover_code_pattern)
+        surveys = list(pool.map(lambda page: survey_page(page, code_pattern), pages))
         timings["survey"] = time.perf_counter() - started
         kept, blank = filter_blank(surveys, options)
         covers = {s.number: s.cover for s in surveys if s.cover is not None}

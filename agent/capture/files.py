@@ -19,7 +19,7 @@ from agent.crashpoints import crash_point
 from agent.errors import InputError, StorageError
 from agent.outbox.store import Dossier
 from scanners.errors import CaptureError
-from scanners.file_import import InputFile, inspect_files, open_pages
+from scanners.file_import import InputFile, inspect_files, open_pages, removed_content
 from scanners.pipeline import PipelineOptions, run_pipeline
 from sync_protocol.manifest import CHANNELS
 
@@ -45,7 +45,8 @@ def pipeline_options(ctx: AgentContext, **overrides: object) -> PipelineOptions:
     mode = (os.environ.get("MOTCUA_OCR") or settings.ocr or "auto").lower()
     ocr = ocr_available() if mode == "auto" else mode in ("on", "1", "true", "yes")
     values: dict = {"ocr": ocr, "blank_threshold": settings.blank_threshold,
-                    "drop_blank": settings.blank_threshold > 0, "deskew": settings.deskew}
+                    "drop_blank": settings.blank_threshold > 0, "deskew": settings.deskew,
+                    "cover_code_pattern": settings.cover_code_pattern}
     values.update(overrides)
     return PipelineOptions(**values)
 
@@ -58,7 +59,7 @@ def build_document(items: list[InputFile], options: PipelineOptions) -> tuple[by
     if not documents:
         raise InputError("Mọi trang đều trống; không có gì để nhập.", "Every page is blank; nothing to import.",
                          "Kiểm tra mặt giấy khi quét / check the sides being scanned")
-    if len(result.parts) != 1 or len(documents) != 1:
+    if len(result.parts) != 1 or len(documents) != 1 or result.parts[0].code is not None:
         raise InputError("Tệp có phiếu tách hồ sơ/tài liệu; hãy dùng motcua scan hoặc thư mục quét.",
                          "The files contain cover or separator sheets; use `motcua scan` or the hot folder.",
                          "motcua import-stack …")
@@ -67,17 +68,21 @@ def build_document(items: list[InputFile], options: PipelineOptions) -> tuple[by
 
 def import_files(ctx: AgentContext, paths: list[Path | str], procedure_code: str, channel: str,
                  received_at: datetime | None = None,
-                 extra_objects: list[tuple[str, str, bytes]] | None = None) -> Dossier:
+                 extra_objects: list[tuple[str, str, bytes]] | None = None,
+                 removed: dict[str, object] | None = None) -> Dossier:
     """Validate `paths`, assemble them into one PDF and queue a captured dossier.
 
     `extra_objects` are (name, media_type, bytes) payload objects added after the
     PDF, e.g. the intake form as `intake.json` (agent.desk.intake); they count 0 pages.
+    `removed`, when given, is filled with what was left out of PDF inputs
+    (scanners.file_import.removed_content) so the caller can tell the officer.
     """
     config = ctx.config.require_enrolled()
     check_procedure_and_channel(procedure_code, channel)
     try:
         items = inspect_files(list(paths))
         pdf, pages = build_document(items, pipeline_options(ctx))
+        notice = removed_content(items)
     except CaptureError as exc:
         raise InputError(exc.message_vi, exc.message_en, exc.hint) from exc
     except OSError as exc:  # unreadable input (permissions, network share gone): name the file, queue nothing
@@ -95,7 +100,10 @@ def import_files(ctx: AgentContext, paths: list[Path | str], procedure_code: str
     dossier = ctx.outbox.add_captured(
         procedure_code=procedure_code, channel=channel, agency_code=config.agency_code,
         code_block=config.code_block, documents=documents, received_at=received_at,
+        metadata={"removed_content": ",".join(sorted(notice["features"]))} if notice else None,  # type: ignore[arg-type]
     )
+    if removed is not None:
+        removed.update(notice)
     log.info("captured dossier=%s pages=%d bytes=%d", dossier.id, pages, size)
     return dossier
 

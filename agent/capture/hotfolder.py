@@ -29,7 +29,8 @@ def hot_folder(ctx: AgentContext, inbox: Path, *, procedure_code: str | None = N
         codes = [d.code for d in outcome.dossiers]
         if outcome.already_captured:
             return "already captured: " + ", ".join(outcome.already_captured + codes)
-        return "captured: " + ", ".join(codes)
+        removed = outcome.removed_content
+        return "captured: " + ", ".join(codes) + (f" — {removed['message_en']}" if removed else "")
 
     settle = ctx.config.settings.hotfolder_settle_seconds if settle_seconds is None else settle_seconds
     return HotFolder(Path(inbox), handle, settle_seconds=settle, poll_interval=poll_interval)

@@ -25,7 +25,7 @@ from agent.errors import InputError, StorageError
 from agent.outbox.store import Dossier
 from scanners.cover_sheets import DOSSIER, SEPARATOR, cover_sheet_pdf
 from scanners.errors import BatchHeld, CaptureError
-from scanners.file_import import inspect_files, open_pages
+from scanners.file_import import inspect_files, open_pages, removed_content
 from scanners.pages import Page
 from scanners.pipeline import BatchResult, PartResult, PipelineOptions, run_pipeline
 from sync_protocol.castore import write_file_atomic
@@ -41,10 +41,13 @@ class StackOutcome:
     already_captured: list[str] = field(default_factory=list)
     blank_pages: list[int] = field(default_factory=list)
     cover_pages: list[int] = field(default_factory=list)
+    #: active content left out of PDF inputs (scanners.file_import.removed_content), {} if none
+    removed_content: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"dossiers": [d.summary() for d in self.dossiers], "already_captured": self.already_captured,
-                "blank_pages": self.blank_pages, "cover_pages": self.cover_pages}
+                "blank_pages": self.blank_pages, "cover_pages": self.cover_pages,
+                "removed_content": self.removed_content}
 
 
 def print_cover_sheet(ctx: AgentContext, procedure_code: str, channel: str, output: Path,
@@ -134,6 +137,13 @@ def _plan(ctx: AgentContext, result: BatchResult, done: dict[str, Dossier], proc
             plans.append((part, None))
             continue
         details = ctx.outbox.reservation(part.code)
+        if details is None and procedure_code is not None:
+            # a page whose QR holds a dossier code inside a stack the officer said was one dossier:
+            # it may be two citizens' papers; never merge them on a guess
+            raise _input_error(BatchHeld(part.cover_page or 0, f"a page carries the dossier code {part.code} "
+                                         "(a cover sheet from another system); the stack may hold several dossiers",
+                                         f"có trang mang mã hồ sơ {part.code} (phiếu tách của hệ thống khác); "
+                                         "tập quét có thể gồm nhiều hồ sơ", reason="dossier_code_in_stack"))
         if details is None:
             raise _input_error(BatchHeld(part.cover_page or 0, f"cover sheet {part.code} was not issued by this desk "
                                          "or its dossier is already captured",
@@ -169,4 +179,6 @@ def capture_files(ctx: AgentContext, paths: list[Path], *, procedure_code: str |
         raise _input_error(exc) from exc
     source = file_source_id([i.path for i in items])
     with open_pages(items) as pages:
-        return capture_stack(ctx, pages, source, procedure_code=procedure_code, channel=channel)
+        outcome = capture_stack(ctx, pages, source, procedure_code=procedure_code, channel=channel)
+    outcome.removed_content = removed_content(items)
+    return outcome

@@ -24,6 +24,8 @@ def _stack_text(result: dict) -> str:
     lines += [f"Đã nhận trước đó / already captured: {c}" for c in result.get("already_captured", [])]
     if result.get("blank_pages"):
         lines.append(f"Bỏ trang trống / blank pages dropped: {', '.join(map(str, result['blank_pages']))}")
+    if result.get("removed_content"):
+        lines += [result["removed_content"]["message_vi"], result["removed_content"]["message_en"]]
     return "\n".join(lines) or "Không có trang nào / no pages"
 
 

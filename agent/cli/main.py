@@ -98,11 +98,14 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], procedure_code: str,
     from agent.sealing.seal import seal_dossier
 
     agent = _ctx(ctx)
-    dossier = import_files(agent, list(files), procedure_code, channel)
+    removed: dict = {}
+    dossier = import_files(agent, list(files), procedure_code, channel, removed=removed)
     if seal_now:
         dossier = seal_dossier(agent, dossier.id)
-    _emit(dossier.summary(), as_json,
-          lambda: f"Đã nhận hồ sơ / captured: {dossier.code}  ({dossier.page_count} trang/pages, {dossier.state})")
+    summary = dossier.summary() | ({"removed_content": removed} if removed else {})
+    _emit(summary, as_json,
+          lambda: f"Đã nhận hồ sơ / captured: {dossier.code}  ({dossier.page_count} trang/pages, {dossier.state})"
+          + (f"\n{removed['message_vi']}\n{removed['message_en']}" if removed else ""))
 
 
 @cli.command()

@@ -1,0 +1,112 @@
+"""Blue ink is how an officer tells an original signature from a copy: the colour path must keep ink colours.
+
+Pages are generated (scanners.realistic) with known stroke masks for black,
+blue and red ink; the captured PDF is rendered by poppler at the scan's
+resolution and every ink is measured where its strokes are: mean CIEDE2000
+against the scan ≤ 10, ≥ 98 % of stroke pixels still ink, and blue still
+blue. A grey seal on a grey photocopy must stay legible. Bilevel coding
+(JBIG2 generic region or G4) must be lossless.
+"""
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+from PIL import Image
+
+from scanners import jbig2, realistic
+from scanners.analysis import BILEVEL, COLOUR, analyse
+from scanners.encoding import bilevel_bitmap, encode_bilevel
+from scanners.ink_fidelity import measure_ink
+from scanners.pages import Page
+from scanners.pipeline import PipelineOptions, run_pipeline
+
+
+def captured(image: Image.Image) -> tuple[bytes, str]:
+    result = run_pipeline([Page(1, "scan trang/page 1", 300.0, loader=image.copy)], PipelineOptions(ocr=False))
+    [document] = result.parts[0].documents
+    return document.pdf, next(iter(document.kinds))
+
+
+def rendered(pdf: bytes, tmp_path: Path, dpi: int = 300) -> np.ndarray:
+    (tmp_path / "out.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-singlefile", str(tmp_path / "out.pdf"), str(tmp_path / "out")],
+                   check=True, timeout=120)
+    return np.asarray(Image.open(tmp_path / "out.ppm").convert("RGB"))
+
+
+def page_bitmap(pdf: bytes, tmp_path: Path) -> np.ndarray:
+    """The bilevel page image as stored (True = white), extracted by poppler's pdfimages."""
+    (tmp_path / "page.pdf").write_bytes(pdf)
+    subprocess.run(["pdfimages", "-png", str(tmp_path / "page.pdf"), str(tmp_path / "img")], check=True, timeout=60)
+    return np.asarray(Image.open(tmp_path / "img-000.png").convert("L")) > 127
+
+
+@pytest.fixture(scope="module")
+def ink_page():
+    return realistic.ink_page()
+
+
+def test_black_blue_and_red_ink_keep_their_colour_and_strokes(ink_page, tmp_path):
+    image, masks = ink_page
+    assert analyse(image, 300).kind == COLOUR
+    pdf, kind = captured(image)
+    assert kind == COLOUR
+    output = rendered(pdf, tmp_path)
+    source = np.asarray(image)
+    assert output.shape == source.shape
+    results = {ink: measure_ink(source, output, mask, paper_luma=240) for ink, mask in masks.items()}
+    for ink, fidelity in results.items():
+        assert fidelity.delta_e <= 10, (ink, fidelity)
+        assert fidelity.kept >= 0.98, (ink, fidelity)
+    assert results["blue"].blue, results["blue"]  # the review's failure: blue came out red-brown
+    r, g, b = results["red"].output_rgb
+    assert r > g + 60 and r > b + 60, results["red"]
+    assert len(pdf) <= 60 * 1024, f"stamp page {len(pdf) / 1024:.1f} KiB"
+
+
+def test_blue_signature_alone_on_a_grey_form_stays_blue(tmp_path):
+    """No red seal to dominate the page's colour: the signature's own colour must still be what is kept."""
+    image, masks = realistic.ink_page(seed=21)
+    pdf, _ = captured(image)
+    fidelity = measure_ink(np.asarray(image), rendered(pdf, tmp_path), masks["blue"], paper_luma=240)
+    assert fidelity.blue and fidelity.delta_e <= 10, fidelity
+
+
+def test_grey_seal_on_grey_photocopy_stays_legible(tmp_path):
+    image, seal = realistic.grey_seal_page()
+    pdf, kind = captured(image)
+    assert kind == BILEVEL
+    output = page_bitmap(pdf, tmp_path)
+    assert output.shape == seal.shape
+    kept = float((~output[seal]).mean())
+    assert kept >= 0.95, f"only {kept:.1%} of the grey seal's strokes are left"
+
+
+@pytest.mark.skipif(not jbig2.available(), reason="no JBIG2 encoder installed (optional: agl/jbig2enc on PATH; the project ships none)")
+def test_jbig2_bilevel_page_is_lossless_generic_region(tmp_path):
+    image = realistic.text_page(seed=31)
+    pdf = encode_bilevel(image, 300)
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        [stream] = doc.pages[0].get_images().values()
+        assert stream.Filter == pikepdf.Name.JBIG2Decode
+        # symbol mode needs a shared symbol dictionary: a generic-region stream has no globals
+        assert "/DecodeParms" not in stream and "/JBIG2Globals" not in str(stream.stream_dict)
+    assert np.array_equal(page_bitmap(pdf, tmp_path), np.asarray(bilevel_bitmap(image)))
+
+
+def test_jbig2_missing_falls_back_to_g4(monkeypatch):
+    monkeypatch.setenv("MOTCUA_JBIG2", "/nonexistent/jbig2")
+    jbig2.encoder.cache_clear()
+    try:
+        pdf = encode_bilevel(realistic.text_page(seed=32), 300)
+    finally:
+        monkeypatch.undo()
+        jbig2.encoder.cache_clear()
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        [stream] = doc.pages[0].get_images().values()
+        assert stream.Filter == pikepdf.Name.CCITTFaxDecode or stream.Filter == [pikepdf.Name.CCITTFaxDecode]
