@@ -48,7 +48,9 @@ def _no_such_upload() -> NotFound:
 
 
 def _check_quota(state: HubState, device: Device, length: int) -> None:
-    held = state.db.one("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS reserved FROM uploads WHERE device_id=?",
+    # finished uploads keep their row until the janitor sweeps it (hub.upload_completion): not held any more
+    held = state.db.one("SELECT COUNT(*) AS n, COALESCE(SUM(length), 0) AS reserved FROM uploads"
+                        " WHERE device_id=? AND finished_at IS NULL",
                         (device.device_id,))
     limit = state.config.max_open_uploads
     if held["n"] >= limit:

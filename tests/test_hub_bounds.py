@@ -7,6 +7,7 @@ stay small; raw sockets where a well-behaved HTTP client would not misbehave eno
 from __future__ import annotations
 
 import json
+import hashlib
 import os
 import socket
 import sqlite3
@@ -397,3 +398,23 @@ def test_endless_headers_do_not_grow_hub_memory(hub):
           f"load average {os.getloadavg()[0]:.2f}")
     assert grown_mib < 30, grown_mib
     assert requests.get(hub.url + "/v1/hello", timeout=5).ok
+
+
+def test_finished_uploads_do_not_count_against_the_quota(limited_hub, tmp_path):
+    """A desk delivers far more dossiers than its open-upload quota, one after another (the quota is
+    for uploads in progress; finished ones keep their row until the janitor sweeps it)."""
+    hub = limited_hub(max_open_uploads="2", max_reserved_bytes="1000")
+    a = enrolled_desk(hub, tmp_path / "a", SITE, AGENCY_1)
+    try:
+        for n in range(4):
+            data = f"chunk {n}".encode()
+            headers = {**sign_request("POST", "/v1/uploads", b"", a.device_key, int(time.time())), **TUS,
+                       "Upload-Length": str(len(data)),
+                       "Upload-Metadata": encode_metadata({"sha256": hashlib.sha256(data).hexdigest()})}
+            created = requests.post(hub.url + "/v1/uploads", headers=headers, timeout=10)
+            assert created.status_code == 201, (n, created.text)
+            done = signed(hub, a, "PATCH", created.headers["Location"], data, **TUS, **{
+                "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+            assert done.status_code == 204, (n, done.text)
+    finally:
+        a.close()
