@@ -66,6 +66,24 @@ def test_outbox_v1_upgrades_in_place_and_keeps_its_dossiers(tmp_path: Path):
     again.close()
 
 
+def test_outbox_from_before_reference_data_gains_the_calendar_version_column(tmp_path: Path):
+    """A desk whose intake table was made before due dates recorded their calendar version."""
+    db = tmp_path / "outbox.db"
+    outbox = Outbox(db, tmp_path / "blobs")
+    outbox.close()
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE intake DROP COLUMN calendar_version")
+    conn.execute("PRAGMA user_version=4")
+    conn.commit()
+    conn.close()
+    upgraded = Outbox(db, tmp_path / "blobs")
+    try:
+        assert "calendar_version" in {r[1] for r in upgraded.conn.execute("PRAGMA table_info(intake)")}
+        assert upgraded.conn.execute("PRAGMA user_version").fetchone()[0] == OUTBOX_VERSION
+    finally:
+        upgraded.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_hub_v1_database_upgrades_in_place(backend, tmp_path, request):
     if backend == "sqlite":

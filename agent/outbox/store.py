@@ -25,7 +25,7 @@ from sync_protocol.castore import ContentStore
 
 STATES = ("captured", "sealed", "uploading", "committed", "purged", "rejected")
 DELIVERABLE = ("sealed", "uploading")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _desk_tables(db: sqlite_utils.Database) -> None:
@@ -51,8 +51,15 @@ def _people_tables(db: sqlite_utils.Database) -> None:
     create_people_tables(db)
 
 
+def _calendar_version(db: sqlite_utils.Database) -> None:
+    """Schema step 5 (reference data): which calendar version computed each due date. Desks created
+    at step 2 or later got it with the intake table; older ones get it here."""
+    if "calendar_version" not in {c.name for c in db["intake"].columns}:
+        db.execute("ALTER TABLE intake ADD COLUMN calendar_version TEXT")
+
+
 #: forward migration steps: schema version -> step (applied in order to older databases)
-MIGRATIONS: dict[int, Any] = {2: _desk_tables, 3: _sync_tables, 4: _people_tables}
+MIGRATIONS: dict[int, Any] = {2: _desk_tables, 3: _sync_tables, 4: _people_tables, 5: _calendar_version}
 
 
 @dataclass(frozen=True)
