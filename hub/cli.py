@@ -76,9 +76,9 @@ def serve(data: Path, host: str, port: int, log_level: str, database_url: str | 
     server.update(http=WatchedHttpProtocol, timeout_keep_alive=keep_alive_timeout,  # type: ignore[dict-item]
                timeout_graceful_shutdown=shutdown_timeout, server_header=False)
     config = HubConfig.from_env(data, database_url=database_url, object_store_url=object_store)
-    # h11 rather than httptools: it bounds the headers it buffers (httptools lets a stranger stream one
-    # header without end into the hub's memory); bodies are bounded by the app (hub.limits).
-    server.update(http="h11", h11_max_incomplete_event_size=config.max_header_bytes)
+    # WatchedHttpProtocol is uvicorn's h11 protocol: h11 bounds the headers it buffers (httptools lets a
+    # stranger stream one header without end into the hub's memory); bodies are bounded by the app (hub.limits).
+    server.update(h11_max_incomplete_event_size=config.max_header_bytes)
     if workers == 1:
         try:
             app = create_app(config)

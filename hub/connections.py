@@ -34,10 +34,9 @@ from typing import Any
 
 from sync_protocol.tcp_progress import Progress, apply_socket_options, progress, reset_on_close, socket_options
 
-try:  # uvicorn's fast parser when installed ("auto" picks it too), else the pure-Python one
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
-except ImportError:  # pragma: no cover - httptools is an install requirement of uvicorn[standard]
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol  # type: ignore[assignment]
+# h11, not httptools: it bounds the headers it buffers (`h11_max_incomplete_event_size`), where
+# httptools lets a stranger stream one header without end into the hub's memory (hub.cli serve)
+from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol
 
 log = logging.getLogger("motcua.hub.connections")
 

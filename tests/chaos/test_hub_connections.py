@@ -1,7 +1,7 @@
 """The hub drops dead and stuck connections, and SIGTERM ends it within its bound (issue 18).
 
 A client in the agent's namespace opens connections the way vanished or hostile
-clients leave them — connected and silent, half-way through a PATCH body, idle
+clients leave them — connected and silent, half-way through a request body, idle
 after an answer — then its packets are dropped both ways and it is killed, so
 its FIN never arrives (a half-open connection, as when a 3G link dies). The
 hub's `ss` must show none of them after the no-progress limit; and a hub with
@@ -27,9 +27,10 @@ import socket, sys, time
 host, port = sys.argv[1], int(sys.argv[2])
 silent = socket.create_connection((host, port))
 body = socket.create_connection((host, port))
-body.sendall(b"PATCH /v1/uploads/" + b"0" * 32 + b" HTTP/1.1\r\nHost: hub\r\nTus-Resumable: 1.0.0\r\n"
-             b"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 200000\r\n\r\n"
-             + b"x" * 3000)
+# half a body to a route that reads one before any signature (a signed route refuses a stranger from its
+# headers at once, hub.auth): enrolment, whose own idle limit (30 s) is far beyond the connection's
+body.sendall(b"POST /v1/enrol HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 4000\r\n\r\n" + b'{"token": "' + b"x" * 1000)
 idle = socket.create_connection((host, port))
 idle.sendall(b"GET /v1/hello HTTP/1.1\r\nHost: hub\r\n\r\n")
 idle.recv(65536)
