@@ -158,10 +158,7 @@ class HubClient:
                 # body to say so, hence the offset check): sign again once.
                 response = self.session.request(method, self.url(path), timeout=self.timeout, **kwargs)
         except requests.exceptions.SSLError as exc:
-            raise HubUnreachable(f"Không xác thực được chứng thư TLS của trung tâm ({self.base_url}); chưa gửi gì.",
-                                 f"The hub's TLS certificate could not be verified at {self.base_url}; nothing was sent.",
-                                 "Kiểm tra tệp CA (--ca-bundle) và dấu vân tay đã ghim / check the CA bundle and "
-                                 "the pinned certificate") from exc
+            raise self._tls_refused() from exc
         except requests.RequestException as exc:
             raise HubUnreachable(f"Không kết nối được trung tâm ({self.base_url}).",
                                  f"Cannot reach the hub at {self.base_url} ({exc.__class__.__name__}).",
@@ -254,12 +251,24 @@ class HubClient:
                 stuck += 1
                 known_offset = None  # the stuck chunk may or may not have landed: ask
 
+    def _tls_refused(self) -> HubUnreachable:
+        return HubUnreachable(f"Không xác thực được chứng thư TLS của trung tâm ({self.base_url}); chưa gửi gì.",
+                              f"The hub's TLS certificate could not be verified at {self.base_url}; nothing was sent.",
+                              "Kiểm tra tệp CA (--ca-bundle) và dấu vân tay đã ghim / check the CA bundle and "
+                              "the pinned certificate")
+
     def _tus(self, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except UploadGone:
             raise
         except UploadTransportError as exc:
+            if isinstance(exc.__cause__, requests.exceptions.SSLError):  # a swapped certificate, not a bad link
+                raise self._tls_refused() from exc
+            if isinstance(exc.__cause__, requests.exceptions.ConnectionError):  # refused, reset or unreachable
+                raise HubUnreachable(f"Không kết nối được trung tâm ({self.base_url}); tải lên bị ngắt: {exc}",
+                                     f"Cannot reach the hub at {self.base_url}; upload interrupted: {exc}",
+                                     "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped") from exc
             raise HubUnreachable(f"Mất kết nối khi tải lên: {exc}", f"Upload interrupted: {exc}",
                                  "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped") from exc
         except UploadRejected as exc:
