@@ -16,12 +16,12 @@ setup(
         "tenacity>=8.2",
         "sqlite-utils>=3.36",
         "cryptography>=42",
-        "python-pkcs11>=0.7",  # PDF signing keys in PKCS#11 tokens (agent.pkcs11_signer)
+        "python-pkcs11>=0.7",  # PDF signing keys in PKCS#11 tokens (agent.sealing.pkcs11)
         "watchdog>=4.0",
         "click>=8.1",
         "fastapi>=0.110",
         "uvicorn>=0.29",
-        "httptools>=0.6",  # uvicorn picks it over h11: ~15% more requests/s on the hub
+        "httptools>=0.6",  # uvicorn's fast parser; the hub serves with h11 for its header bound (hub.connections)
         "uvloop>=0.19",
         "Pillow>=10.3",
         "img2pdf>=0.5",
@@ -32,7 +32,7 @@ setup(
         "qrcode>=7.4",
         "pyzbar>=0.1.9",
         "zxing-cpp>=2.2",  # chip ID card QR (reads small/rotated/worn codes zbar misses: bench/bench_idcard_qr.py)
-        "argon2-cffi>=23.1",  # desk account passwords and PINs (argon2id)
+        "argon2-cffi>=23.1",  # desk accounts and PINs, hub console staff (argon2id)
         "python-gammu>=3.2",  # SMS through a USB GSM modem (builds against Debian's libgammu-dev)
         "jinja2>=3.1",
         "python-multipart>=0.0.9",
@@ -43,7 +43,6 @@ setup(
         "boto3>=1.34",
         "prometheus_client>=0.20",
         "tqdm>=4.66",
-        "argon2-cffi>=23.1",  # console staff passwords (hub.console.accounts), argon2id
     ],
     extras_require={
         "test": ["pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40",
