@@ -23,7 +23,7 @@ from agent.delivery.reference_data import on_reference_data
 from agent.delivery.status_events import on_status_event as subscribe_status_events
 from agent.desk.courier import mark_proofs_synced, pending_proofs, task_from_event
 from agent.desk.due_dates import update_pauses
-from agent.desk.notifications import check_event, queue_notification
+from agent.desk.notifications import check_event, queue_notification, send_pending
 from agent.desk.refdata import doctor_check
 from agent.ops.doctor import register_check
 from agent.outbox.ids import utc_timestamp
@@ -92,8 +92,6 @@ def notify_citizens(ctx: AgentContext) -> None:
     """After each delivery pass: hand queued citizen messages to the configured sender.
 
     A sender or config problem is logged and retried next pass; it never stops delivery."""
-    from agent.desk.notifications import send_pending
-
     counts = send_pending(ctx)
     if any(counts.values()):
         log.info("notifications handed=%d written=%d failed=%d", counts["handed"], counts["written"], counts["failed"])
