@@ -34,6 +34,33 @@ def test_national_dossier_codes():
     national = national_dossier(entry)
     assert (national["KenhThucHien"], national["TrangThaiHoSo"], national["NgayHenTra"]) == (3, 10, None)
     assert national["ChuHoSo"] is None and national["motcua"]["cursor"] == "5"
+    # no intake: nothing is invented (no applicant kind, no return method)
+    assert national["LoaiDoiTuong"] is None and national["HinhThuc"] is None and national["TaiLieuNop"] == []
+
+
+def test_national_dossier_follows_the_dongbohosomc_body():
+    """Field names and encodings of the portal's dossier-sync body as OpenCPS sends it (docs/case-system.md)."""
+    entry = {"dossier_code": "000.00.01.H29-260115-0001", "procedure_code": "1.004222", "agency_code": "000.00.01.H29",
+             "site": "Bưu điện xã A", "procedure_name": "Đăng ký thường trú", "channel_code": 1, "status": 2,
+             "received_at": "2026-01-15T02:30:00Z", "due_at": "2026-01-22T10:00:00Z",
+             "applicant": {"applicant_name": "Nguyễn Thị A", "citizen_id": "079190001234", "phone": "0912345678",
+                           "email": "", "address": "xã Tân Phú", "birth_year": 1990},
+             "intake": {"return_method": "post", "delivery_address": "ấp 3"},
+             "documents": [{"name": "document-1.pdf", "url": "/v1/case-system/documents/ab", "size": 9, "sha256": "ab"}],
+             "cursor": "7", "dossier_id": "x", "dossier_version": 1, "acked": False}
+    national = national_dossier(entry)
+    assert {k: national[k] for k in ("MaHoSo", "MaTTHC", "TenTTHC", "MaDinhDanhDV", "LoaiDoiTuong", "ChuHoSo",
+                                     "SoDienThoai", "Email", "TrichYeuHoSo", "NgayTiepNhan", "NgayHenTra",
+                                     "TrangThaiHoSo", "HinhThuc")} == {
+        "MaHoSo": "000.00.01.H29-260115-0001", "MaTTHC": "1.004222", "TenTTHC": "Đăng ký thường trú",
+        "MaDinhDanhDV": "000.00.01.H29", "LoaiDoiTuong": "1", "ChuHoSo": "Nguyễn Thị A", "SoDienThoai": "0912345678",
+        "Email": None, "TrichYeuHoSo": "Đăng ký thường trú", "NgayTiepNhan": "20260115093000",
+        "NgayHenTra": "20260122170000", "TrangThaiHoSo": 2, "HinhThuc": 1}
+    [document] = national["TaiLieuNop"]
+    assert document == {"TepDinhKemId": "ab", "TenTepDinhKem": "document-1.pdf", "IsDeleted": False,
+                        "DuongDanTaiTepTin": "/v1/case-system/documents/ab", "KichThuoc": 9, "MaBam": "ab"}
+    # the names this mapping used before it followed DongBoHoSoMC are gone, not doubled
+    assert not {"SoDienThoaiChuHoSo", "HinhThucTraKetQua", "MaCoQuan"} & set(national)
 
 
 @pytest.mark.parametrize("header, expected", [
