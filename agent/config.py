@@ -65,6 +65,12 @@ class AgentSettings:
     cover_code_pattern: str = ""
     #: hot folder: a file is consumed once its size and mtime have not changed for this many seconds
     hotfolder_settle_seconds: float = 2.0
+    #: the intake form's "Quét thẻ CCCD" button: SANE device (blank: the first), resolution, mode, and the
+    #: corner of the glass scanned (width, height in mm; a card is 85.6 x 54 mm)
+    card_scanner: str = ""
+    card_scan_resolution: int = 300
+    card_scan_mode: str = "Gray"
+    card_scan_area_mm: tuple[float, float] = (90.0, 60.0)
     #: receipt slip header, set by the province: the body above the desk (e.g. "UBND TỈNH ĐỒNG NAI") and the
     #: issuing body (e.g. "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG XÃ TÂN PHÚ"; blank: the site name), and the
     #: place on the date line (e.g. "Tân Phú")

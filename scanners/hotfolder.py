@@ -3,7 +3,9 @@
 A file is taken only when it is complete: its size and mtime have not changed
 for `settle_seconds` and it opens and decodes. Then `handler(path)` runs; the
 file is moved to `done/` on success, or to `failed/` next to a `.reason.txt`
-saying why (Vietnamese and English). Files are never deleted unprocessed.
+saying why (Vietnamese and English). Files are never deleted unprocessed; a folder made with
+`delete_consumed` (chip ID card images: personal data) deletes each file once handled, and on
+failure keeps only the `.reason.txt` in `failed/`.
 watchdog's inotify events wake the loop at once; a polling pass every
 `poll_interval` seconds covers SMB/NFS mounts where inotify sees nothing.
 Exactly-once across restarts is the handler's job (the agent records each
@@ -49,13 +51,14 @@ class HotFolder:
     settle_seconds: float = 2.0
     poll_interval: float = 2.0
     clock: Callable[[], float] = time.monotonic
+    delete_consumed: bool = False
     _seen: dict[str, _Seen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.inbox = Path(self.inbox)
         self.done = self.inbox / "done"
         self.failed = self.inbox / "failed"
-        for directory in (self.inbox, self.done, self.failed):
+        for directory in (self.inbox, self.failed) if self.delete_consumed else (self.inbox, self.done, self.failed):
             directory.mkdir(parents=True, exist_ok=True)
 
     def _candidates(self) -> list[Path]:
@@ -109,6 +112,11 @@ class HotFolder:
                 log.exception("hotfolder_handler_error file_error=%s", type(exc).__name__)
                 vi, en = f"Lỗi không mong đợi: {type(exc).__name__}", f"Unexpected error: {type(exc).__name__}: {exc}"
             return self._fail(path, vi, en or vi)
+        if self.delete_consumed:
+            size = path.stat().st_size
+            path.unlink()
+            log.info("hotfolder_done_deleted file_bytes=%d", size)
+            return Consumed(path.name, True, note)
         target = _free_name(self.done, path.name)
         os.replace(path, target)
         log.info("hotfolder_done file_bytes=%d", target.stat().st_size)
@@ -119,7 +127,10 @@ class HotFolder:
         target = _free_name(self.failed, path.name)
         reason = target.with_name(target.name + ".reason.txt")
         reason.write_text(f"{message_vi}\n{message_en}\n", encoding="utf-8")
-        os.replace(path, target)
+        if self.delete_consumed:
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(path, target)
         log.warning("hotfolder_failed reason_file=%s", reason.name)
         return Consumed(path.name, False, message_en)
 

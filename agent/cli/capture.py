@@ -146,14 +146,17 @@ def watch_cmd(ctx: click.Context, folder: Path, procedure_code: str | None, chan
               settle: float | None, as_json: bool) -> None:
     """Watch a hot folder (network scanner share): queue each complete file, move it to done/ or failed/.
 
+    Chip ID card images dropped in its card/ subfolder are read for the intake form, then deleted.
     Example: motcua watch /srv/scans/desk1 --procedure 2.000815
     """
     import time
 
     from agent.capture.hotfolder import hot_folder
+    from agent.desk.card_scan import card_hot_folder
 
     folder_watcher = hot_folder(_ctx(ctx), folder, procedure_code=procedure_code, channel=channel,
                                 settle_seconds=settle)
+    card_watcher = card_hot_folder(_ctx(ctx), folder, settle_seconds=settle)
 
     def show(item: Any) -> None:
         data = {"file": item.name, "ok": item.ok, "note": item.note}
@@ -162,9 +165,10 @@ def watch_cmd(ctx: click.Context, folder: Path, procedure_code: str | None, chan
     if once:
         deadline = time.monotonic() + max(30.0, folder_watcher.settle_seconds * 10)
         while time.monotonic() < deadline:
-            for item in folder_watcher.scan_once():
+            for item in folder_watcher.scan_once() + card_watcher.scan_once():
                 show(item)
-            if not any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir()):
+            if not any(p.is_file() and not p.name.startswith(".") for d in (folder, card_watcher.inbox)
+                       for p in d.iterdir()):
                 return
             time.sleep(min(0.5, folder_watcher.settle_seconds / 2))
         return
@@ -172,7 +176,10 @@ def watch_cmd(ctx: click.Context, folder: Path, procedure_code: str | None, chan
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"Đang theo dõi / watching {folder} — Ctrl-C để dừng / to stop", err=True)
+    cards = threading.Thread(target=card_watcher.run, args=(stop, show), name="card-hot-folder", daemon=True)
+    cards.start()
     folder_watcher.run(stop, show)
+    cards.join(10)
 
 
 COMMANDS = [cover_sheet_cmd, import_stack_cmd, scan_cmd, watch_cmd]

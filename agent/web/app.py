@@ -2,6 +2,7 @@
 what every route module shares (open the agent as the logged-in officer, render, redirect).
 
 Routes live by concern in routes_auth (login/logout), routes_intake (the intake form),
+routes_card (the chip ID card from the flatbed and the hot folder),
 routes_dossiers (dashboard, dossier, slip, status and messages), routes_daily (search, due lists,
 hand-back at the counter)
 and routes_courier (results to deliver). Every page needs a login (agent.desk.accounts); a
@@ -102,7 +103,7 @@ class Desk:
 
 def create_app(home: Path | str, allowed_hosts: set[str] | None = None, secure_cookies: bool = False) -> FastAPI:
     from agent.desk.workflows import subscribe
-    from agent.web import routes_auth, routes_courier, routes_daily, routes_dossiers, routes_intake
+    from agent.web import routes_auth, routes_card, routes_courier, routes_daily, routes_dossiers, routes_intake
 
     subscribe()
     desk = Desk(Path(home), secure_cookies)
@@ -145,7 +146,7 @@ def create_app(home: Path | str, allowed_hosts: set[str] | None = None, secure_c
     async def motcua_error(request: Request, exc: MotcuaError) -> HTMLResponse:
         return desk.render(request, "error.html", status=400, error=exc)
 
-    for module in (routes_auth, routes_intake, routes_dossiers, routes_daily, routes_courier):
+    for module in (routes_auth, routes_intake, routes_card, routes_dossiers, routes_daily, routes_courier):
         module.register(app, desk)
     return app
 
