@@ -78,7 +78,7 @@
         if (!j.id || j.id === shown) return;
         shown = j.id;
         offerText.textContent = offerText.dataset.label + " " + j.at + (j.ok ? "" : ": " + j.error);
-        use.hidden = !j.ok; offer.hidden = false;
+        use.style.display = j.ok ? "" : "none"; offer.hidden = false;  // (a styled button ignores [hidden])
         if (!j.ok) bad(j);
       })
       .catch(function () {});
