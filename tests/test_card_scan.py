@@ -181,3 +181,30 @@ def test_motcua_watch_reads_the_card_subfolder(agent, agent_home, tmp_path):
     reads = sorted(json.loads(p.read_text("utf-8")).get("fields") is not None for p in card_reads_dir(agent).iterdir())
     assert reads == [False, True]
     assert not any(SAMPLE_PAYLOAD.split("|")[0] in name for name in os.listdir(card_reads_dir(agent)))
+
+
+def test_motcua_watch_keeps_watching_the_card_subfolder(agent, agent_home, tmp_path):
+    """The long-running watcher (not --once): a card dropped while it runs is read and deleted."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    inbox = tmp_path / "share"
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "watch", str(inbox), "--settle", "0.2"], cwd=ROOT,
+                            env={**os.environ, "MOTCUA_HOME": str(agent_home)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (inbox / "card").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (inbox / "card" / "cccd.png").write_bytes(card_image())
+        while latest_card_read(agent) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert latest_card_read(agent)["ok"] and not (inbox / "card" / "cccd.png").exists()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "cccd.png" in out and "Traceback" not in err
+    _no_personal_data(out + err)
