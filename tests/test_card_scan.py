@@ -4,17 +4,25 @@ hot folder's card/ subfolder (read, offered once, image deleted, nothing persona
 `motcua watch` picking card images up."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from agent.context import AgentContext
 from agent.desk import intake_forms
-from agent.desk.card_scan import (card_hot_folder, card_reads_dir, latest_card_read, scan_and_fill, scan_card_image,
-                                  take_card_read)
+from agent.desk.card_scan import (
+    card_hot_folder,
+    card_reads_dir,
+    latest_card_read,
+    scan_and_fill,
+    scan_card_image,
+    take_card_read,
+)
 from agent.desk.idcard import CardUnreadable
 from agent.desk.sample_cards import SAMPLE_PAYLOAD, card_image, damaged_card_image
 from agent.errors import InputError
@@ -51,9 +59,6 @@ def test_flatbed_scan_runs_scanimage_and_says_no_qr_on_the_test_pattern(desk, sa
     caplog.set_level("DEBUG")
     key = intake_forms.new_form(desk, "lan")
     image = scan_card_image(desk, sane_backend)  # the real path: scanimage on test:0, the card corner only
-    from PIL import Image
-    import io
-
     with Image.open(io.BytesIO(image)) as scanned:
         width, height = scanned.size
     assert abs(width - 1063) <= 2 and abs(height - 709) <= 2  # 90 x 60 mm at 300 dpi: the card corner
