@@ -122,6 +122,7 @@ def card_reads_dir(ctx: AgentContext) -> Path:
 
 
 def _save_read(ctx: AgentContext, entry: dict[str, Any]) -> None:
+    _reads(ctx)  # drop expired reads first
     folder = card_reads_dir(ctx)
     folder.mkdir(mode=0o700, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "Z"
@@ -170,6 +171,11 @@ def _reads(ctx: AgentContext) -> list[tuple[Path, dict[str, Any]]]:
         else:
             path.unlink(missing_ok=True)
     return found
+
+
+def purge_expired_card_reads(ctx: AgentContext) -> None:
+    """Delete card reads older than CARD_READ_TTL (run after each delivery pass and before each new read)."""
+    _reads(ctx)
 
 
 def latest_card_read(ctx: AgentContext) -> dict[str, Any] | None:

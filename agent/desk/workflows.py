@@ -101,9 +101,12 @@ def purge_returned_personal_data(ctx: AgentContext) -> None:
     """After each delivery pass: remove citizens' data once results were returned and the retention passed."""
     from agent.desk.personal_data import purge_expired
 
+    from agent.desk.card_scan import purge_expired_card_reads
+
     purged = purge_expired(ctx)
     if purged:
         log.info("personal_data_purged dossiers=%d", len(purged))
+    purge_expired_card_reads(ctx)  # cards a hot folder read but no officer took
 
 
 #: hooks for agent.delivery.runner.run_forever(after_pass=...)
