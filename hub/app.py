@@ -251,9 +251,10 @@ def create_app(config: HubConfig) -> FastAPI:
         return found
 
     @app.get("/v1/feed", summary="Status events of this device's site after a cursor (status feed)")
-    async def feed(request: Request, after: int = 0, limit: int = 100) -> dict[str, Any]:
+    async def feed(request: Request, after: int = 0, limit: int = 100, kinds: str = "") -> dict[str, Any]:
+        wanted = tuple(k for k in kinds[:200].split(",") if k)  # event kinds beyond status changes the agent knows
         return await as_device(request, 0, lambda device, _: {
-            **status_feed.feed_page(state, device.agency_code, after, limit), **refdata.feed_field(state)})
+            **status_feed.feed_page(state, device.agency_code, after, limit, wanted), **refdata.feed_field(state)})
 
     @app.get("/v1/refdata/{version}", summary="A published version of the province's reference data (signed by the hub)")
     async def refdata_version(version: int, request: Request) -> dict[str, Any]:

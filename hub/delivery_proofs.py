@@ -18,7 +18,7 @@ from sync_protocol.signed_document import Envelope, verify_document
 
 from . import feed
 from .auth import Device
-from .courier_app.evidence import check_courier_proof
+from .courier_app.evidence import check_courier_proof, check_handed_over
 from .errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from .parsing import loads_bounded
 from .state import HubState
@@ -42,6 +42,7 @@ def accept_proof(state: HubState, device: Device, body: bytes) -> tuple[dict[str
                             code="proof_signature_invalid") from exc
     if document["device_id"] != device.device_id:
         raise Forbidden("proof claims another device's id", "Biên bản ghi mã thiết bị khác", code="device_mismatch")
+    check_handed_over(state, device, document["dossier_id"])  # a phone: only its own tasks (403), before any lookup
     # Scoped by agency code, never by site name: another agency's dossier looks absent.
     dossier = state.db.one("SELECT v.agency_code FROM dossiers d JOIN devices v ON v.device_id = d.device_id"
                            " WHERE d.dossier_id=? LIMIT 1", (document["dossier_id"],))
@@ -71,6 +72,8 @@ def accept_proof(state: HubState, device: Device, body: bytes) -> tuple[dict[str
             "dossier_id": document["dossier_id"], "status": STATUS_RESULT_RETURNED, "at": document["at"],
             "note": "Đã giao kết quả tận nhà / result delivered to the home", "event_id": document["record_id"],
             "result_ready_for_delivery": False})
+    else:  # a failed attempt: the dossier's desk learns reason and next date through the same feed
+        event, _ = feed.post_failed_attempt(state, f"courier:{device.device_id}", document)
     log.info("delivery_proof record=%s dossier=%s kind=%s new=%s", document["record_id"], document["dossier_id"],
              document["kind"], bool(inserted))
     return {"record_id": document["record_id"], "status_event": event}, bool(inserted)

@@ -8,7 +8,10 @@
   dossier as an event with the next cursor and update the dossier's current
   status, in one transaction. An `event_id` from the caller makes the post
   idempotent: the same id again returns the same event (200, not 201).
-* `feed_page(state, agency_code, after, limit)` — events of one agency's dossiers
+* `post_failed_attempt(state, source, proof)` — a courier's failed attempt (from
+  hub.delivery_proofs) as a `delivery_failed` event: same cursor, same idempotency by event id,
+  the dossier's status unchanged.
+* `feed_page(state, agency_code, after, limit, kinds)` — events of one agency's dossiers
   with a cursor greater than `after`, oldest first (sync_protocol.feed format).
 """
 from __future__ import annotations
@@ -21,7 +24,8 @@ import secrets
 from typing import Any
 
 from sync_protocol.errors import InvalidDocument
-from sync_protocol.feed import FEED_PAGE_MAX, MAX_NOTE, StatusEvent, status_code
+from sync_protocol.delivery_proof import FAILURE_REASONS
+from sync_protocol.feed import DELIVERY_FAILED, EVENT_KINDS, FEED_PAGE_MAX, MAX_NOTE, StatusEvent, check_attempt, status_code
 from sync_protocol.timestamps import format_utc, is_timestamp
 
 from .errors import BadRequest, Conflict, HubError, NotFound, TokenRequired
@@ -92,7 +96,8 @@ def api_token(state: HubState, authorization: str | None) -> dict[str, Any]:
 def event_json(row: dict[str, Any]) -> dict[str, Any]:
     """A status_events row as the feed format (sync_protocol.feed.StatusEvent)."""
     return StatusEvent(int(row["cursor"]), row["dossier_id"], row["dossier_code"], int(row["status"]), row["at"],
-                       row["note"], bool(row["result_ready"])).to_dict()
+                       row["note"], bool(row["result_ready"]),
+                       json.loads(row["attempt"]) if row.get("attempt") else None).to_dict()
 
 
 def _validate(body: Any) -> dict[str, Any]:
@@ -129,7 +134,7 @@ def _validate(body: Any) -> dict[str, Any]:
 
 def _dossier(tx: Tx, wanted: dict[str, Any], agencies: list[str] | None) -> dict[str, Any]:
     key = "dossier_id" if wanted["dossier_id"] else "dossier_code"
-    row = tx.one(f"SELECT d.dossier_id, d.dossier_code, d.site, v.agency_code FROM dossiers d"
+    row = tx.one(f"SELECT d.dossier_id, d.dossier_code, d.site, d.status, v.agency_code FROM dossiers d"
                  f" JOIN devices v ON v.device_id = d.device_id WHERE d.{key}=?"
                  " ORDER BY d.dossier_version DESC LIMIT 1", (str(wanted[key]),))
     if row is None or (agencies is not None and row["agency_code"] not in agencies):  # another agency's: unknown
@@ -141,7 +146,25 @@ def _dossier(tx: Tx, wanted: dict[str, Any], agencies: list[str] | None) -> dict
 def post_status(state: HubState, source: str, body: Any,
                 agencies: list[str] | None = None) -> tuple[dict[str, Any], bool]:
     """Record a status change; return (event, created?). With `agencies`, only for dossiers of those agencies."""
-    wanted = _validate(body)
+    return _append(state, source, _validate(body), agencies, None)
+
+
+def post_failed_attempt(state: HubState, source: str, proof: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Put a courier's verified failed-attempt proof on the feed as a delivery_failed event (the dossier's
+    status is unchanged); idempotent by the proof's record id. The caller checked the dossier's agency."""
+    attempt = check_attempt({"record_id": proof["record_id"], "reason": proof["reason"],
+                             "note": proof.get("note", ""), "next_attempt": proof.get("next_attempt"),
+                             "attempt": proof.get("attempt", 1)})
+    label = FAILURE_REASONS[attempt["reason"]]
+    wanted = {"dossier_id": proof["dossier_id"], "dossier_code": None, "status": None, "at": proof["at"],
+              "note": f"Giao không thành công: {label[0]} / delivery failed: {label[1]}", "ready": False,
+              "event_id": proof["record_id"]}
+    return _append(state, source, wanted, None, attempt)
+
+
+def _append(state: HubState, source: str, wanted: dict[str, Any], agencies: list[str] | None,
+            attempt: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+    """One event with the next cursor; a status change also sets the dossier's status, an attempt keeps it."""
     for _ in range(8):
         try:
             with state.db.transaction() as tx:
@@ -151,13 +174,16 @@ def post_status(state: HubState, source: str, body: Any,
                     if same is not None:
                         return event_json(same), False
                 dossier = _dossier(tx, wanted, agencies)
+                status = wanted["status"] if attempt is None else int(dossier["status"])
                 cursor = tx.one("SELECT COALESCE(MAX(cursor), 0) + 1 AS next FROM status_events")["next"]
                 tx.execute(
                     "INSERT INTO status_events(cursor, site, agency_code, dossier_id, dossier_code, status, at, note,"
-                    " result_ready, source, event_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (cursor, dossier["site"], dossier["agency_code"], dossier["dossier_id"], dossier["dossier_code"], wanted["status"],
-                     wanted["at"], wanted["note"], int(wanted["ready"]), source, wanted["event_id"], state.now()))
-                tx.execute("UPDATE dossiers SET status=? WHERE dossier_id=?", (wanted["status"], dossier["dossier_id"]))
+                    " result_ready, source, event_key, created_at, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (cursor, dossier["site"], dossier["agency_code"], dossier["dossier_id"], dossier["dossier_code"],
+                     status, wanted["at"], wanted["note"], int(wanted["ready"]), source, wanted["event_id"],
+                     state.now(), None if attempt is None else json.dumps(attempt, ensure_ascii=False)))
+                if attempt is None:
+                    tx.execute("UPDATE dossiers SET status=? WHERE dossier_id=?", (status, dossier["dossier_id"]))
                 row = tx.one("SELECT * FROM status_events WHERE cursor=?", (cursor,))
             break
         except IntegrityError:
@@ -165,19 +191,26 @@ def post_status(state: HubState, source: str, body: Any,
     else:
         raise HubError("status post kept conflicting with concurrent posts; retry", "Xung đột khi ghi trạng thái; thử lại",
                        code="busy")
-    log.info("status_event cursor=%d dossier=%s status=%d source=%s", cursor, dossier["dossier_id"],
-             wanted["status"], source)
+    log.info("status_event cursor=%d dossier=%s status=%d kind=%s source=%s", cursor, dossier["dossier_id"], status,
+             "status" if attempt is None else DELIVERY_FAILED, source)
     return event_json(row), True
 
 
-def feed_page(state: HubState, agency_code: str, after: int, limit: int = 100) -> dict[str, Any]:
+def feed_page(state: HubState, agency_code: str, after: int, limit: int = 100,
+              kinds: tuple[str, ...] = ()) -> dict[str, Any]:
     """Events of dossiers of `agency_code` with cursor > `after`, oldest first (never by site name:
-    two sites of different agencies may share one)."""
+    two sites of different agencies may share one). Events of other kinds than status changes only
+    when the agent listed them in `kinds` (an older agent refuses fields it does not know)."""
     if not 0 <= after <= MAX_CURSOR or not 0 < limit <= FEED_PAGE_MAX:
         raise BadRequest(f"after must be 0..{MAX_CURSOR} and limit 1..{FEED_PAGE_MAX}",
                          f"after phải trong 0..{MAX_CURSOR}, limit trong 1..{FEED_PAGE_MAX}", code="bad_cursor")
-    rows = state.db.query("SELECT * FROM status_events WHERE agency_code=? AND cursor>? ORDER BY cursor LIMIT ?",
-                          (agency_code, after, limit + 1))
+    unknown = set(kinds) - set(EVENT_KINDS)
+    if unknown:
+        raise BadRequest(f"kinds: unknown {sorted(unknown)}; known: {list(EVENT_KINDS)}",
+                         f"Loại sự kiện không hợp lệ: {sorted(unknown)}", code="bad_kinds")
+    only_status = "" if DELIVERY_FAILED in kinds else " AND attempt IS NULL"
+    rows = state.db.query(f"SELECT * FROM status_events WHERE agency_code=? AND cursor>?{only_status}"
+                          " ORDER BY cursor LIMIT ?", (agency_code, after, limit + 1))
     more = len(rows) > limit
     events = [event_json(r) for r in rows[:limit]]
     return {"events": events, "next_after": events[-1]["cursor"] if events else after, "more": more}

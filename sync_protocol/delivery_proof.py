@@ -7,7 +7,7 @@
      "recipient": {"name", "relation", "id_last_digits"},
      "evidence": [{"kind": "signature" | "photo", "media_type", "sha256", "size"}],
      # "failed" only:
-     "reason": "…", "note": "…"}
+     "reason": one of FAILURE_REASONS, "note": "…" (≤ 200), "next_attempt": null | "YYYY-MM-DD"}
 
 Evidence images travel as ordinary payload objects (tus upload, sha256 address);
 the hub accepts a proof only when it holds every evidence object from the same device.
@@ -15,6 +15,7 @@ the hub accepts a proof only when it holds every evidence object from the same d
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from .errors import InvalidDocument
@@ -24,6 +25,32 @@ LABEL = "motcua.delivery-proof/1"
 KINDS = ("delivered", "failed")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: why a courier could not deliver: code -> (Vietnamese, English); the phone app's list uses the same codes
+FAILURE_REASONS: dict[str, tuple[str, str]] = {
+    "not_home": ("Không có người nhận tại nhà", "Nobody at home"),
+    "wrong_address": ("Sai địa chỉ / không tìm thấy", "Wrong or unfindable address"),
+    "refused": ("Người nhận từ chối nhận", "Recipient refused"),
+    "moved": ("Người nhận đã chuyển đi", "Recipient moved away"),
+    "phone_unreachable": ("Không liên lạc được qua điện thoại", "Phone unreachable"),
+    "other": ("Lý do khác", "Other reason"),
+}
+MAX_FAILURE_NOTE = 200
+
+
+def check_failure(reason: Any, note: Any, next_attempt: Any, where: str = "proof") -> None:
+    """A failed attempt's reason (a FAILURE_REASONS code), note and next attempt date (null or a real
+    YYYY-MM-DD); raise InvalidDocument naming the field. Shared by proofs and the feed events they make."""
+    if reason not in FAILURE_REASONS:
+        raise InvalidDocument(f"{where}.reason: must be one of {sorted(FAILURE_REASONS)}")
+    if not isinstance(note, str) or len(note) > MAX_FAILURE_NOTE:
+        raise InvalidDocument(f"{where}.note: a string of at most {MAX_FAILURE_NOTE} characters")
+    if next_attempt is not None:
+        try:
+            if not isinstance(next_attempt, str) or len(next_attempt) != 10:
+                raise ValueError
+            date.fromisoformat(next_attempt)
+        except ValueError:
+            raise InvalidDocument(f"{where}.next_attempt: null or a real date as YYYY-MM-DD") from None
 
 
 def check_proof(document: Any) -> dict[str, Any]:
@@ -50,6 +77,8 @@ def check_proof(document: Any) -> dict[str, Any]:
             raise InvalidDocument(f"proof.evidence[{i}]: needs sha256 (64 hex) and a size")
     if document["kind"] == "delivered" and not evidence:
         raise InvalidDocument("proof.evidence: a delivery needs a signature or a photo")
+    if document["kind"] == "failed":
+        check_failure(document.get("reason"), document.get("note", ""), document.get("next_attempt"))
     return document
 
 

@@ -13,6 +13,11 @@ One event, as JSON (see also agent/desk/notifications.py and docs/protocol.md):
 * `status` is the national portal status code 1..10 (STATUS_NAMES).
 * `at` is when the status changed in the provincial case system (UTC).
 A feed page is `{"events": [...], "next_after": N, "more": bool}`.
+
+Event kinds: a status change has no `kind`. A courier's failed delivery attempt is
+`"kind": "delivery_failed"` with the dossier's unchanged status and an `attempt` object
+(`record_id` of the courier's signed proof, `reason`, `note`, `next_attempt`, `attempt`);
+the hub sends it only to agents that list the kind in `GET /v1/feed?kinds=delivery_failed`.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .delivery_proof import check_failure
 from .errors import InvalidDocument
 
 #: national portal status codes used by provincial systems (DESIGN.md): code -> (name, Vietnamese name)
@@ -42,6 +48,10 @@ FEED_PAGE_MAX = 500
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
 _FIELDS = {"cursor", "dossier_id", "dossier_code", "status", "status_name", "at", "note", "result_ready_for_delivery"}
+DELIVERY_FAILED = "delivery_failed"
+#: kinds beyond plain status changes that this side understands (sent as ?kinds= to the hub)
+EVENT_KINDS = (DELIVERY_FAILED,)
+_ATTEMPT_FIELDS = {"record_id", "reason", "note", "next_attempt", "attempt"}
 
 
 def status_code(value: Any) -> int:
@@ -64,6 +74,12 @@ class StatusEvent:
     at: str
     note: str = ""
     result_ready_for_delivery: bool = False
+    #: only on a "delivery_failed" event: what the courier signed (see check_attempt)
+    attempt: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        return DELIVERY_FAILED if self.attempt is not None else "status"
 
     @property
     def status_name(self) -> str:
@@ -74,16 +90,19 @@ class StatusEvent:
         return STATUS_NAMES[self.status][1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cursor": self.cursor, "dossier_id": self.dossier_id, "dossier_code": self.dossier_code,
+        data = {"cursor": self.cursor, "dossier_id": self.dossier_id, "dossier_code": self.dossier_code,
                 "status": self.status, "status_name": self.status_name, "at": self.at, "note": self.note,
                 "result_ready_for_delivery": self.result_ready_for_delivery}
+        if self.attempt is not None:  # status events keep their exact old shape
+            data.update(kind=DELIVERY_FAILED, attempt=self.attempt)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> "StatusEvent":
         """Validate one event; unknown fields are refused so a format change is noticed."""
         if not isinstance(data, dict):
             raise InvalidDocument("event: must be an object")
-        missing, extra = _FIELDS - set(data), set(data) - _FIELDS - {"status_name_vi"}
+        missing, extra = _FIELDS - set(data), set(data) - _FIELDS - {"status_name_vi", "kind", "attempt"}
         if missing or extra:
             raise InvalidDocument(f"event: missing {sorted(missing)} / unknown {sorted(extra)} field(s)")
         cursor = data["cursor"]
@@ -102,8 +121,26 @@ class StatusEvent:
             raise InvalidDocument(f"event.note: must be a string of at most {MAX_NOTE} characters")
         if not isinstance(data["result_ready_for_delivery"], bool):
             raise InvalidDocument("event.result_ready_for_delivery: must be true or false")
+        attempt = None
+        if "kind" in data or "attempt" in data:
+            if data.get("kind") != DELIVERY_FAILED:
+                raise InvalidDocument(f"event.kind: {str(data.get('kind'))[:40]!r} is not one of {EVENT_KINDS}")
+            attempt = check_attempt(data.get("attempt"))
         return cls(cursor, data["dossier_id"], data["dossier_code"], status, data["at"], data["note"],
-                   data["result_ready_for_delivery"])
+                   data["result_ready_for_delivery"], attempt)
+
+
+def check_attempt(attempt: Any) -> dict[str, Any]:
+    """The `attempt` of a delivery_failed event: exactly its fields, each checked."""
+    if not isinstance(attempt, dict) or set(attempt) != _ATTEMPT_FIELDS:
+        raise InvalidDocument(f"event.attempt: an object with exactly {sorted(_ATTEMPT_FIELDS)}")
+    if not isinstance(attempt["record_id"], str) or not _UUID.match(attempt["record_id"]):
+        raise InvalidDocument("event.attempt.record_id: must be a lower-case UUID")
+    number = attempt["attempt"]
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 99:
+        raise InvalidDocument("event.attempt.attempt: an integer 1..99")
+    check_failure(attempt["reason"], attempt["note"], attempt["next_attempt"], "event.attempt")
+    return attempt
 
 
 def parse_page(data: Any) -> tuple[list[StatusEvent], int, bool]:

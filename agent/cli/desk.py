@@ -148,8 +148,20 @@ def courier_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
     tasks = list_tasks(_ctx(ctx), None if show_all else ("to_deliver", "out", "returned_to_desk"))
     _emit(tasks, as_json, lambda: "\n".join(
-        f"{t['dossier_code']:<28} {t['state']:<16} {t['recipient']} — {t['address']} {t['phone']}" for t in tasks)
-        or "Không có kết quả chờ giao / nothing to deliver")
+        f"{t['dossier_code']:<28} {t['state']:<16} {t['recipient']} — {t['address']} {t['phone']}{_failure(t)}"
+        for t in tasks) or "Không có kết quả chờ giao / nothing to deliver")
+
+
+def _failure(task: dict[str, Any]) -> str:
+    """The task's last failed attempt, Vietnamese first: reason, next attempt date."""
+    from agent.desk.courier import FAILURE_REASONS
+
+    last = task.get("last_failure")
+    if not last:
+        return ""
+    vi, en = FAILURE_REASONS.get(last["reason"], (last["reason"], last["reason"]))
+    when = f"; hẹn lại / next: {last['next_attempt']}" if last.get("next_attempt") else ""
+    return f"\n{'':<28} giao không thành công / failed: {vi} / {en}{when}"
 
 
 @courier.command("handover")

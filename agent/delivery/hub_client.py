@@ -17,6 +17,7 @@ from agent.delivery.watchdog import StallWatchdog, WatchedAdapter
 from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
 from sync_protocol.clock import ClockOffset
 from sync_protocol.errors import UploadError, UploadGone, UploadRejected, UploadTransportError
+from sync_protocol.feed import EVENT_KINDS
 from sync_protocol.request_signing import DeviceAuth
 from sync_protocol.tus_client import TusClient, UploadReport
 
@@ -203,7 +204,9 @@ class HubClient:
 
     def feed(self, after: int, limit: int) -> dict[str, Any]:
         """One page of the site's status events after cursor `after`."""
-        return self._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": limit}).json()
+        # kinds: the event kinds beyond status changes this agent understands (sync_protocol.feed)
+        return self._request("GET", "/v1/feed", "status feed", params={"after": after, "limit": limit,
+                                                                        "kinds": ",".join(EVENT_KINDS)}).json()
 
     def courier_pairing(self, courier_name: str) -> dict[str, Any]:
         """A one-time token to pair a courier's phone with this desk (hub.courier_app)."""

@@ -28,6 +28,7 @@ from agent.context import AgentContext
 from agent.errors import InputError
 from agent.outbox.ids import VIETNAM, new_dossier_id, utc_timestamp
 from sync_protocol.castore import write_file_atomic
+from sync_protocol.delivery_proof import FAILURE_REASONS
 from sync_protocol.delivery_proof import LABEL as DELIVERY_PROOF_LABEL
 from sync_protocol.signed_document import Envelope, sign_document, verify_document
 
@@ -35,14 +36,6 @@ log = logging.getLogger("motcua.agent.courier")
 PROOF_LABEL = DELIVERY_PROOF_LABEL  # format: sync_protocol.delivery_proof
 TASK_STATES = ("to_deliver", "out", "delivered", "returned_to_desk", "closed", "cancelled")
 OPEN_STATES = ("to_deliver", "out")
-FAILURE_REASONS = {
-    "not_home": ("Không có người nhận tại nhà", "Nobody at home"),
-    "wrong_address": ("Sai địa chỉ / không tìm thấy", "Wrong or unfindable address"),
-    "refused": ("Người nhận từ chối nhận", "Recipient refused"),
-    "moved": ("Người nhận đã chuyển đi", "Recipient moved away"),
-    "phone_unreachable": ("Không liên lạc được qua điện thoại", "Phone unreachable"),
-    "other": ("Lý do khác", "Other reason"),
-}
 MAX_FAILED_ATTEMPTS = 3
 MAX_EVIDENCE_BYTES = 3 * 1024 * 1024
 
@@ -62,6 +55,42 @@ def task_from_event(conn: Any, event: dict[str, Any], intake: Any) -> None:
                      (now, event["dossier_id"], *OPEN_STATES))
 
 
+def failure_from_event(conn: Any, event: dict[str, Any]) -> bool:
+    """Inside on_status_event's transaction: a courier phone's failed attempt (a delivery_failed event) counts
+    as an attempt on the dossier's task, by the same rule as one recorded here. Once per signed proof: a
+    replayed event, or this desk's own record coming back from the hub, changes nothing. Returns recorded?"""
+    attempt = event["attempt"]
+    if conn.execute("SELECT 1 FROM delivery_records WHERE id=?", (attempt["record_id"],)).fetchone():
+        return False  # recorded at this desk and sent by it: already counted
+    now = utc_timestamp()
+    if not conn.execute("INSERT OR IGNORE INTO courier_attempts(record_id, dossier_id, cursor, at, reason, note,"
+                        " next_attempt, attempt, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (attempt["record_id"], event["dossier_id"], event["cursor"], event["at"], attempt["reason"],
+                         attempt["note"], attempt["next_attempt"], attempt["attempt"], now)).rowcount:
+        return False
+    row = conn.execute("SELECT state, attempts FROM courier_tasks WHERE dossier_id=?", (event["dossier_id"],)).fetchone()
+    if row and row[0] in OPEN_STATES:
+        conn.execute("UPDATE courier_tasks SET state=?, attempts=?, updated_at=? WHERE dossier_id=?",
+                     (_after_failure(row[0], row[1] + 1), row[1] + 1, now, event["dossier_id"]))
+    return True
+
+
+def _after_failure(state: str, attempts: int) -> str:
+    """After MAX_FAILED_ATTEMPTS the result goes back to the desk; before, the courier keeps it to retry."""
+    return "returned_to_desk" if attempts >= MAX_FAILED_ATTEMPTS else state
+
+
+def last_failures(conn: Any) -> dict[str, dict[str, Any]]:
+    """The latest failed attempt per dossier, recorded here or by a courier's phone: reason, note, next date."""
+    rows = conn.execute(
+        "SELECT dossier_id, reason, note, next_attempt, at FROM (SELECT dossier_id,"
+        " json_extract(envelope, '$.document.reason') AS reason, json_extract(envelope, '$.document.note') AS note,"
+        " json_extract(envelope, '$.document.next_attempt') AS next_attempt, json_extract(envelope, '$.document.at') AS at"
+        " FROM delivery_records WHERE kind='failed' UNION ALL SELECT dossier_id, reason, note, next_attempt, at"
+        " FROM courier_attempts) ORDER BY at")
+    return {r[0]: {"reason": r[1], "note": r[2] or "", "next_attempt": r[3], "at": r[4]} for r in rows}
+
+
 def list_tasks(ctx: AgentContext, states: tuple[str, ...] | None = None,
                courier_account: str | None = None) -> list[dict[str, Any]]:
     """Tasks with what the courier needs (recipient, address, phone) from the local intake record;
@@ -76,6 +105,7 @@ def list_tasks(ctx: AgentContext, states: tuple[str, ...] | None = None,
         query += " AND t.courier_account = ?"
         params = (*params, courier_account)
     tasks = []
+    failures = last_failures(ctx.outbox.conn)
     for row in ctx.outbox.conn.execute(query + " ORDER BY t.created_at, t.dossier_code", params):
         data = json.loads(row[7]) if row[7] else {}
         applicant = data.get("applicant", {})
@@ -83,7 +113,7 @@ def list_tasks(ctx: AgentContext, states: tuple[str, ...] | None = None,
                       "batch": row[4], "courier": row[5], "updated_at": row[6],
                       "recipient": applicant.get("applicant_name", ""), "phone": applicant.get("phone", ""),
                       "address": data.get("delivery_address") or applicant.get("address", ""),
-                      "procedure_name": data.get("procedure_name", "")})
+                      "procedure_name": data.get("procedure_name", ""), "last_failure": failures.get(row[0])})
     return tasks
 
 
@@ -248,16 +278,21 @@ def record_failed_attempt(ctx: AgentContext, ref: str, reason: str, note: str = 
     document = _base_document(ctx, task, "failed", at or datetime.now(timezone.utc), gps)
     document.update(reason=reason, note=note)
     attempts = task["attempts"] + 1
-    state = "returned_to_desk" if attempts >= MAX_FAILED_ATTEMPTS else task["state"]
-    envelope = _sign_and_store(ctx, task, document, state, attempts)
+    envelope = _sign_and_store(ctx, task, document, _after_failure(task["state"], attempts), attempts)
     log.info("delivery_failed dossier=%s attempt=%d reason=%s", task["dossier_id"], attempts, reason)
     return envelope
 
 
 def records_of(ctx: AgentContext, dossier_id: str) -> list[dict[str, Any]]:
+    """The dossier's proofs signed here, and failed attempts its courier's phone filed at the hub, by time."""
     rows = ctx.outbox.conn.execute("SELECT envelope, synced_at FROM delivery_records WHERE dossier_id=?"
                                    " ORDER BY created_at", (dossier_id,))
-    return [{**json.loads(envelope)["document"], "synced_at": synced} for envelope, synced in rows]
+    records = [{**json.loads(envelope)["document"], "synced_at": synced} for envelope, synced in rows]
+    for reason, note, next_attempt, at, received in ctx.outbox.conn.execute(
+            "SELECT reason, note, next_attempt, at, received_at FROM courier_attempts WHERE dossier_id=?", (dossier_id,)):
+        records.append({"kind": "failed", "reason": reason, "note": note, "next_attempt": next_attempt, "at": at,
+                        "synced_at": received, "from_phone": True})
+    return sorted(records, key=lambda r: r["at"])
 
 
 def pending_proofs(ctx: AgentContext) -> list[Envelope]:

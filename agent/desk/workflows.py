@@ -4,7 +4,8 @@
   - `on_status_event` with agent.delivery.status_events: in ONE desk transaction (a repeated cursor changes
     nothing) the event is kept for the desk's screens, the dossier's processing clock is paused on 5/6 and
     resumed otherwise (due_dates), the citizen's message is queued (notifications) and a result ready for home
-    delivery opens a courier task (courier);
+    delivery opens a courier task (courier); a courier phone's failed attempt (kind delivery_failed) counts
+    on the courier task with its reason and next date, and is audited;
   - the courier's signed proofs of delivery as an envelope job with agent.delivery.envelopes;
   - `apply_refdata` with agent.delivery.reference_data: a signed reference data version the feed
     announced is verified and applied by the desk (agent.desk.refdata);
@@ -21,13 +22,15 @@ from agent.context import AgentContext
 from agent.delivery.envelopes import BlobRef, OutgoingEnvelope, register_envelope_job
 from agent.delivery.reference_data import on_reference_data
 from agent.delivery.status_events import on_status_event as subscribe_status_events
-from agent.desk.courier import mark_proofs_synced, pending_proofs, task_from_event
+from agent.desk.courier import failure_from_event, mark_proofs_synced, pending_proofs, task_from_event
 from agent.desk.due_dates import update_pauses
 from agent.desk.notifications import check_event, queue_notification, send_pending
 from agent.desk.refdata import doctor_check
+from agent.ops.audit import audit_event
 from agent.ops.doctor import register_check
 from agent.outbox.ids import utc_timestamp
 from sync_protocol.delivery_proof import evidence_of
+from sync_protocol.feed import DELIVERY_FAILED
 
 log = logging.getLogger("motcua.agent.desk")
 
@@ -48,10 +51,19 @@ def on_status_event(ctx: Any, event: dict[str, Any]) -> None:
              int(bool(event.get("result_ready_for_delivery"))), utc_timestamp()))
         if cur.rowcount == 0:
             return  # seen before
-        update_pauses(conn, event)
-        queue_notification(ctx, conn, event, intake)
-        task_from_event(conn, event, intake)
-    log.info("status_event cursor=%d dossier=%s status=%d", event["cursor"], event["dossier_id"], event["status"])
+        if event.get("kind") == DELIVERY_FAILED:  # a phone's failed attempt: the status did not change
+            failed = failure_from_event(conn, event)
+        else:
+            update_pauses(conn, event)
+            queue_notification(ctx, conn, event, intake)
+            task_from_event(conn, event, intake)
+            failed = False
+    if failed:  # ids, codes and a date only: the courier's note stays out of the audit log
+        attempt = event["attempt"]
+        audit_event(ctx, "courier.delivery_failed", event["dossier_id"], record=attempt["record_id"],
+                    reason=attempt["reason"], next_attempt=attempt["next_attempt"], cursor=event["cursor"])
+    log.info("status_event cursor=%d dossier=%s status=%d kind=%s", event["cursor"], event["dossier_id"],
+             event["status"], event.get("kind", "status"))
 
 
 def _known(ctx: Any, dossier_id: str) -> bool:

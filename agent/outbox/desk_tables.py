@@ -41,6 +41,12 @@ def create_desk_tables(db: sqlite_utils.Database) -> None:
         "synced_at": str,
     }, pk="id", if_not_exists=True)
     db["delivery_records"].create_index(["dossier_id"], if_not_exists=True)
+    # failed attempts couriers' phones filed at the hub, learnt from the feed (one row per signed proof)
+    db["courier_attempts"].create({
+        "record_id": str, "dossier_id": str, "cursor": int, "at": str, "reason": str, "note": str,
+        "next_attempt": str, "attempt": int, "received_at": str,
+    }, pk="record_id", if_not_exists=True)
+    db["courier_attempts"].create_index(["dossier_id"], if_not_exists=True)
 
 
 #: the applicant fields the desk search index holds, kept in step with `intake` by triggers

@@ -58,7 +58,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "id_last": ("4 số cuối giấy tờ tuỳ thân", "Last 4 digits of ID"), "signature": ("Chữ ký người nhận", "Recipient's signature"),
     "clear": ("Xoá chữ ký", "Clear signature"), "photo": ("Ảnh chụp (nếu không ký được)", "Photo (if no signature)"),
     "gps": ("Lấy vị trí GPS", "Get GPS position"), "delivered": ("Đã giao thành công", "Delivered"),
-    "failed_attempt": ("Giao không thành công", "Delivery failed"), "save_failed": ("Ghi nhận lần giao lỗi", "Record failed attempt"),
+    "failed_attempt": ("Giao không thành công", "Delivery failed"), "next_attempt": ("hẹn giao lại", "next attempt"),
+    "from_phone": ("từ điện thoại giao nhận, trung tâm đã xác minh", "from the courier's phone, verified by the hub"), "save_failed": ("Ghi nhận lần giao lỗi", "Record failed attempt"),
     "handover_done": ("Đã lập biên bản bàn giao", "Handover record made"), "download": ("Tải về", "Download"),
     "done": ("Đã lưu.", "Saved."), "back": ("Quay lại", "Back"), "signed_proof": ("Bằng chứng đã ký số", "Signed proof"),
     "synced": ("đã gửi trung tâm", "sent to hub"), "not_synced": ("chờ gửi trung tâm", "waiting to go to the hub"),
@@ -119,6 +120,7 @@ STATE_NAMES = {
     "closed": ("Đã trả tại quầy", "returned at the counter"), "cancelled": ("Huỷ", "cancelled"),
     "queued": ("Chờ gửi", "queued"), "failed": ("Gửi lỗi", "failed"),
     "no_contact": ("Thiếu số điện thoại", "no phone"),
+    "to_retry": ("Chờ giao lại", "to retry"),
 }
 
 
@@ -144,6 +146,15 @@ class Translator(BilingualTranslator):
         from agent.desk.accounts import ROLE_NAMES
 
         return ROLE_NAMES.get(name, (name, name))[self._i]
+
+    def task_state(self, task: dict) -> str:
+        """A courier task's state; one still out after a failed attempt is waiting to be retried."""
+        return self.state("to_retry" if task["state"] == "out" and task.get("last_failure") else task["state"])
+
+    def day(self, value: str | None) -> str:
+        """YYYY-MM-DD as the desk reads dates (dd/mm/yyyy)."""
+        year, month, day = (value or "").split("-") if (value or "").count("-") == 2 else ("", "", "")
+        return f"{day}/{month}/{year}" if year else (value or "")
 
     def failure(self, code: str) -> str:
         """A courier failure reason code in words."""

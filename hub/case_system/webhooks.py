@@ -177,7 +177,8 @@ def _status_events(state: HubState, endpoint: dict[str, Any], client: CaseSystem
     rows = state.db.query(
         "SELECT e.*, v.agency_code FROM status_events e JOIN dossiers d ON d.dossier_id = e.dossier_id"
         " AND d.dossier_version = (SELECT MAX(dossier_version) FROM dossiers x WHERE x.dossier_id = e.dossier_id)"
-        f" JOIN devices v ON v.device_id = d.device_id WHERE e.cursor > ? AND {scope} ORDER BY e.cursor LIMIT ?",
+        f" JOIN devices v ON v.device_id = d.device_id WHERE e.cursor > ? AND {scope} AND e.attempt IS NULL"
+        " ORDER BY e.cursor LIMIT ?",  # status changes only: a courier's failed attempt is the desk's business
         (endpoint["status_position"], *params, BATCH))
     events = []
     for row in rows:

@@ -17,13 +17,19 @@ from .tasks import handed_to
 MAX_EVIDENCE_BYTES = 2 * 1024 * 1024  # the phone downscales photos to ≤ 300 KB; this is a generous ceiling
 
 
+def check_handed_over(state: HubState, device: Device, dossier_id: str) -> None:
+    """A courier phone may file proofs only for dossiers handed to it: 403 for any other, existing or not
+    (another agency's dossier included), so the answer tells nothing about other agencies; desks pass."""
+    if role_of(state, device.device_id) == "courier" and not handed_to(state, device.device_id, dossier_id):
+        raise Forbidden("this dossier was not handed to this courier phone", "Hồ sơ này không được bàn giao cho điện thoại này",
+                        code="not_handed_over")
+
+
 def check_courier_proof(state: HubState, device: Device, document: dict[str, Any]) -> None:
     """Raise unless a courier phone's proof is for a task handed to it with openable evidence; desks pass."""
     if role_of(state, device.device_id) != "courier":
         return
-    if not handed_to(state, device.device_id, document["dossier_id"]):
-        raise Forbidden("this dossier was not handed to this courier phone", "Hồ sơ này không được bàn giao cho điện thoại này",
-                        code="not_handed_over")
+    check_handed_over(state, device, document["dossier_id"])
     for item in document.get("evidence", []):
         if item.get("encryption") != ENC_SCHEMA or item["size"] > MAX_EVIDENCE_BYTES:
             raise Unprocessable(f"a phone's evidence must be {ENC_SCHEMA} and at most {MAX_EVIDENCE_BYTES} bytes",

@@ -174,6 +174,11 @@ MIGRATIONS: dict[int, list[str]] = {
             pending_id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
             dossier_id TEXT, detail TEXT NOT NULL)""",
     ],
+    # couriers' failed attempts on the feed (issue 15): a delivery_failed event keeps the attempt
+    # (reason, note, next date) as JSON; NULL for a status change
+    11: [
+        "ALTER TABLE status_events ADD COLUMN attempt TEXT",
+    ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)  # the newest step; a database beyond it is refused
 
