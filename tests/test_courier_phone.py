@@ -1,7 +1,8 @@
 """The courier's phone app (hub.courier_app) in real Chromium with a phone viewport, as a courier uses it:
 paired at the desk by QR link, tasks downloaded, then no network — a delivery (signature + 12 MB photo, after a
 wrong-digits error and "back") and a failed attempt recorded offline, the browser closed and reopened offline,
-then the link comes back: both proofs reach the hub, verify there and in this test, and the desk learns status 10.
+then the link comes back: both proofs reach the hub, verify there and in this test, and after its next sync the
+desk learns status 10 for one and the failed attempt (reason, next date) for the other, once.
 
 The day is served on http://127.0.0.1, which browsers treat as a secure origin (service worker, WebCrypto);
 one test serves the app over HTTPS with a throwaway CA, as deployed.
@@ -21,7 +22,7 @@ from PIL import Image
 
 from agent.delivery.feed import events_of
 from agent.delivery.sync import sync_once
-from agent.desk.courier import handover, list_tasks
+from agent.desk.courier import handover, list_tasks, records_of
 from agent.desk.courier_phone import pair_phone, publish_to_phone
 from agent.desk.intake import IntakeForm, take_in
 from sync_protocol.delivery_proof import LABEL
@@ -172,6 +173,7 @@ def test_offline_day_at_the_doorstep(hub, agent, pages, phone_browser, shots, tm
     page.get_by_role("button", name="Không giao được / Failed").click()
     page.get_by_label("Lý do / Reason").select_option("not_home")
     page.get_by_label("Ghi chú / Note").fill("Gọi không nghe máy")
+    page.get_by_label("Hẹn lần sau / Next attempt").fill("2026-12-03")
     page.get_by_role("button", name="Lưu / Save").click()
     page.wait_for_function("document.querySelector('#queue').dataset.pending === '2'")
     assert hub.sql("SELECT COUNT(*) FROM delivery_proofs") == [(0,)]
@@ -210,11 +212,19 @@ def test_offline_day_at_the_doorstep(hub, agent, pages, phone_browser, shots, tm
     photo = Image.open(io.BytesIO(kinds["photo"]))
     assert photo.format == "JPEG" and max(photo.size) <= 1600 and len(kinds["photo"]) <= 300 * 1024
     assert kinds["signature"].startswith(b"\x89PNG")
-    assert proofs["failed"]["document"]["reason"] == "not_home"
+    failed = proofs["failed"]["document"]
+    assert (failed["reason"], failed["next_attempt"]) == ("not_home", "2026-12-03")
 
-    sync_once(agent)  # the desk's next sync: status 10 from the feed closes its task
+    sync_once(agent)  # the desk's next sync: status 10 closes one task, the failed attempt counts on the other
     events = [e["status"] for e in events_of(agent, delivered["dossier_id"])]
     assert events[-1] == 10
+    sync_once(agent)  # and a second one records nothing twice
+    tasks = {t["dossier_code"]: t for t in list_tasks(agent)}
+    assert tasks[delivered_code]["state"] == "closed"
+    assert tasks[failed_code]["state"] == "out" and tasks[failed_code]["attempts"] == 1
+    assert tasks[failed_code]["last_failure"] == {"reason": "not_home", "note": "Gọi không nghe máy",
+                                                  "next_attempt": "2026-12-03", "at": failed["at"]}
+    assert [r["from_phone"] for r in records_of(agent, failed["dossier_id"])] == [True]
     print(f"\nfigures: taps to record a delivery={len(taps)} (+ typing 4 digits); "
           f"bytes uploaded for the delivery proof with signature + photo={sizes}; app cache={cached} bytes")
 

@@ -61,7 +61,7 @@ def on_status_event(ctx: Any, event: dict[str, Any]) -> None:
     if failed:  # ids, codes and a date only: the courier's note stays out of the audit log
         attempt = event["attempt"]
         audit_event(ctx, "courier.delivery_failed", event["dossier_id"], record=attempt["record_id"],
-                    reason=attempt["reason"], next_attempt=attempt["next_attempt"], cursor=event["cursor"])
+                    reason=attempt["reason"], next_attempt=attempt["next_attempt"] or "", cursor=event["cursor"])
     log.info("status_event cursor=%d dossier=%s status=%d kind=%s", event["cursor"], event["dossier_id"],
              event["status"], event.get("kind", "status"))
 
