@@ -128,6 +128,14 @@ def test_failed_attempt_from_phone_reaches_its_desk_once(hub, agent, agent_home,
     listed = run_motcua("courier", "list", home=agent_home)
     assert listed.returncode == 0 and "Không có người nhận tại nhà" in listed.stdout and "2026-12-03" in listed.stdout
 
+    # the courier's free-text note may name people: purging the dossier's personal data removes it, keeps the rest
+    purged = run_motcua("purge-personal-data", code, home=agent_home)
+    assert purged.returncode == 0, purged.stderr
+    assert agent.outbox.conn.execute("SELECT reason, note, next_attempt FROM courier_attempts").fetchall() == [
+        ("not_home", "", "2026-12-03")]
+    notes = [r[0] for r in agent.outbox.conn.execute("SELECT event FROM feed_inbox") if "Gọi không nghe máy" in r[0]]
+    assert notes == []
+
 
 def test_desk_recorded_attempt_coming_back_on_the_feed_counts_once(hub, agent, pages):
     """A failed attempt recorded at the desk is sent to the hub like a phone's and comes back on the feed:

@@ -4,7 +4,8 @@ What names a citizen on a desk: the intake row's applicant fields, delivery and
 notes (`intake.data`), the message recipient and text (`notifications`), the
 message files handed to a file gateway, the courier's signed proof of delivery
 (recipient name, ID digits; `delivery_records.envelope`) with its signature and
-photo images, and the courier handover PDF. `purge_personal_data` removes all
+photo images, the note of a courier phone's failed attempt (`courier_attempts`, `feed_inbox`),
+and the courier handover PDF. `purge_personal_data` removes all
 of them for one dossier and keeps what is not personal (codes, procedure, dates,
 states, the audit trail).
 
@@ -123,6 +124,11 @@ def purge_personal_data(ctx: Any, ref: str, *, reason: str = "request", scrub: b
         tx.execute("UPDATE notifications SET recipient='', text=? WHERE dossier_id=?", (PURGED, dossier.id))
         for record_id, document in proofs:
             tx.execute("UPDATE delivery_records SET envelope=? WHERE id=?", (_proof_without_person(document), record_id))
+        # a courier phone's failed attempt: its free-text note may name people; reason and date stay
+        tx.execute("UPDATE courier_attempts SET note='' WHERE dossier_id=?", (dossier.id,))
+        tx.execute("UPDATE feed_inbox SET event=json_set(event, '$.attempt.note', '') WHERE"
+                   " json_extract(event, '$.dossier_id')=? AND json_extract(event, '$.kind')='delivery_failed'",
+                   (dossier.id,))
     for sha in evidence:
         ctx.outbox.blobs.delete(sha)
     _remove_files(ctx, dossier.id, notification_ids, batches)
