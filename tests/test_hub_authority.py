@@ -141,7 +141,7 @@ def test_reads_are_scoped_by_agency_not_by_site_name(hub, tmp_path):
         assert signed(hub, b, "GET", "/v1/feed").json()["events"] == []
         proof = {"schema": "motcua.delivery-proof/1", "record_id": str(uuid.uuid4()), "kind": "failed",
                  "dossier_id": dossier.id, "dossier_code": dossier.code, "device_id": b.config.device_id,
-                 "at": "2026-01-06T03:00:00Z", "attempt": 1, "reason": "absent", "note": ""}
+                 "at": "2026-01-06T03:00:00Z", "attempt": 1, "reason": "not_home", "note": ""}
         from sync_protocol.canonical import canonical_json
         from sync_protocol.delivery_proof import LABEL
         from sync_protocol.signed_document import sign_document

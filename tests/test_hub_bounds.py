@@ -286,7 +286,7 @@ def test_invalid_timestamps_are_refused_before_anything_is_stored(hub, agent):
         refused(response, 400, "invalid_timestamp")
         proof = {"schema": PROOF_LABEL, "record_id": str(uuid.uuid4()), "kind": "failed", "dossier_id": dossier.id,
                  "dossier_code": dossier.code, "device_id": agent.config.device_id, "at": at, "attempt": 1,
-                 "reason": "absent", "note": ""}
+                 "reason": "not_home", "note": ""}
         body = canonical_json(sign_document(PROOF_LABEL, proof, agent.device_key).to_dict())
         refused(signed(hub, agent, "POST", "/v1/delivery-proofs", body, **{"Content-Type": "application/json"}),
                 400, "invalid_proof")
