@@ -173,12 +173,17 @@ def test_a_couriers_proof_of_delivery_is_pushed_as_status_10(hub, agent, pages, 
     fine = Receiver(fail_every=0)
     try:
         fine.secret = add_endpoint(hub, fine.url)
-        dossier, envelope = _delivered_dossier(hub, agent, pages)  # committed, result ready, delivered at the door
-        sync_once(agent)  # the proof reaches the hub: status 10
+        # committed, result ready, nobody home at the first attempt, delivered at the second
+        dossier, envelope = _delivered_dossier(hub, agent, pages, failed_first=True)
+        sync_once(agent)  # the proofs reach the hub: a delivery_failed event for the desk, then status 10
         assert pending_proofs(agent) == []
         [(cursor,)] = hub.sql("SELECT cursor FROM status_events WHERE status=10")
+        [(failed_cursor,)] = hub.sql("SELECT cursor FROM status_events WHERE attempt IS NOT NULL")
+        assert failed_cursor < cursor
         key = f"{dossier.id}:status:{cursor}"
         fine.wait_for({f"{dossier.id}:1", key}, timeout=60)
+        # events go out in cursor order: the failed attempt came first and was not pushed (the desk's business)
+        assert f"{dossier.id}:status:{failed_cursor}" not in fine.accepted
         [event] = fine.accepted[key]
         assert event["source_kind"] == "courier" and event["status_event"]["status"] == 10
         assert event["status_event"]["dossier_code"] == dossier.code and event["agency_code"] == AGENCY

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from agent.desk.courier import list_tasks, pending_proofs, record_delivery
+from agent.desk.courier import list_tasks, pending_proofs, record_delivery, record_failed_attempt
 from agent.delivery.feed import events_of
 from agent.desk.intake import IntakeForm, take_in
 from agent.delivery.sync import sync_once
@@ -13,7 +13,7 @@ from .test_courier import png
 from .test_intake import GOOD
 
 
-def _delivered_dossier(hub, agent, pages):
+def _delivered_dossier(hub, agent, pages, failed_first: bool = False):
     dossier, _ = take_in(agent, IntakeForm.from_mapping(GOOD), pages)
     assert sync_once(agent).committed == [dossier.code]
     posted = run_motcua("hub", "post-status", "--data", str(hub.data_dir), dossier.code, "9", "--note", "Có kết quả")
@@ -21,6 +21,8 @@ def _delivered_dossier(hub, agent, pages):
     sync_once(agent)  # the feed brings "result ready", which makes the courier task
     [task] = list_tasks(agent)
     assert task["dossier_code"] == dossier.code
+    if failed_first:  # a first attempt found nobody at home
+        record_failed_attempt(agent, dossier.code, "not_home")
     envelope = record_delivery(agent, dossier.code, recipient_name="Trần Văn Nam", relation="Vợ/chồng",
                                id_last_digits="1234", signature=png())
     return dossier, envelope
