@@ -23,9 +23,10 @@ import re
 import secrets
 from typing import Any
 
-from sync_protocol.errors import InvalidDocument
 from sync_protocol.delivery_proof import FAILURE_REASONS
-from sync_protocol.feed import DELIVERY_FAILED, EVENT_KINDS, FEED_PAGE_MAX, MAX_NOTE, StatusEvent, check_attempt, status_code
+from sync_protocol.errors import InvalidDocument
+from sync_protocol.feed import (DELIVERY_FAILED, EVENT_KINDS, FEED_PAGE_MAX, MAX_NOTE, StatusEvent, check_attempt,
+                                status_code)
 from sync_protocol.timestamps import format_utc, is_timestamp
 
 from .errors import BadRequest, Conflict, HubError, NotFound, TokenRequired
