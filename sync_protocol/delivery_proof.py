@@ -77,7 +77,10 @@ def check_proof(document: Any) -> dict[str, Any]:
             raise InvalidDocument(f"proof.evidence[{i}]: needs sha256 (64 hex) and a size")
     if document["kind"] == "delivered" and not evidence:
         raise InvalidDocument("proof.evidence: a delivery needs a signature or a photo")
-    if document["kind"] == "failed":
+    if document["kind"] == "failed":  # everything the delivery_failed feed event will carry (sync_protocol.feed)
+        attempt = document.get("attempt")
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= 99:
+            raise InvalidDocument("proof.attempt: an integer 1..99")
         check_failure(document.get("reason"), document.get("note", ""), document.get("next_attempt"))
     return document
 

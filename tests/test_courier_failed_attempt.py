@@ -70,7 +70,8 @@ def test_failed_attempt_from_phone_reaches_its_desk_once(hub, agent, agent_home,
         assert refused.json()["reason_vi"] == "Hồ sơ này không được bàn giao cho điện thoại này"
 
         # the hub checks what it will put on the feed: a reason off the list, an impossible date
-        for bad, field in (({"reason": "dog"}, "proof.reason"), ({"next_attempt": "2026-02-30"}, "proof.next_attempt")):
+        for bad, field in (({"reason": "dog"}, "proof.reason"), ({"next_attempt": "2026-02-30"}, "proof.next_attempt"),
+                           ({"attempt": 0}, "proof.attempt"), ({"note": "x" * 201}, "proof.note")):
             answer = _post(phone, _failed(phone, task["dossier_id"], code, **bad)[1])
             assert answer.status_code == 400 and field in answer.json()["reason"], answer.text
 
@@ -84,6 +85,7 @@ def test_failed_attempt_from_phone_reaches_its_desk_once(hub, agent, agent_home,
         again = _post(phone, envelope)  # the phone resends (lost answer): same event, no new cursor
         assert again.status_code == 200 and again.json()["status_event"]["cursor"] == event["cursor"]
         assert hub.sql("SELECT status FROM dossiers WHERE dossier_code=?", (code,)) == [(9,)]  # status unchanged
+        assert hub.sql("SELECT COUNT(*) FROM delivery_proofs") == [(1,)]  # the refused ones left nothing
 
         # only the dossier's agency hears of it; an agent that does not list the kind is not sent it
         sync_once(other)
