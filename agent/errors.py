@@ -8,6 +8,7 @@ an English one, and a hint of what to do.
      ├── StorageError          local disk problem (full, unwritable)
      └── HubError              talking to the hub failed
           ├── HubUnreachable       no link, timeout, 5xx: keep the dossier, retry later
+          │    └── UploadQuotaFull  the hub holds as many unfinished uploads of this desk as it allows
           ├── DossierRefused       the hub refused this dossier for good: dead-letter lane
           └── DeviceNotAuthorised  revoked or unknown device: stop and show the reason
 """
@@ -57,6 +58,15 @@ class HubError(MotcuaError):
 
 class HubUnreachable(HubError):
     exit_code = 3
+
+
+class UploadQuotaFull(HubUnreachable):
+    """429 `upload_quota` / 413 `byte_quota` on tus creation: not this dossier's fault; `retry_after` in seconds."""
+
+    def __init__(self, message_vi: str, message_en: str, retry_after: float | None = None):
+        super().__init__(message_vi, message_en, "Máy sẽ dọn các phiên tải lên bỏ dở rồi thử lại / the desk clears "
+                         "its abandoned uploads and retries")
+        self.retry_after = retry_after
 
 
 class DossierRefused(HubError):

@@ -27,7 +27,8 @@ from . import feed as status_feed
 from .auth import Device, authenticate
 from .case_system.routes import install as install_case_system
 from .config import HubConfig
-from .errors import BadRequest, HubError, InsufficientStorage, NotFound, PreconditionFailed, UnsupportedMediaType, disk_full
+from .errors import (BadRequest, Forbidden, HubError, InsufficientStorage, NotFound, PreconditionFailed,
+                     UnsupportedMediaType, disk_full)
 from .health import install_health
 from .janitor import start_janitor
 from .limits import AddressLimitMiddleware, RateLimiter, client_address, read_body
@@ -176,6 +177,16 @@ def create_app(config: HubConfig) -> FastAPI:
         upload_id = await as_device(request, 0, create)
         return Response(status_code=201, headers=tus_headers(Location=f"/v1/uploads/{upload_id}", **{
             "Upload-Offset": "0", "Upload-Expires": uploads.upload_expires(state, state.now())}))
+
+    @app.get("/v1/uploads", summary="This device's own unfinished uploads (to resume or terminate them)")
+    async def tus_list(request: Request, mine: str = "") -> dict[str, Any]:
+        if mine != "1":  # explicit, so nobody reads it as a province-wide list: there is none for devices
+            raise Forbidden("a device may list only its own uploads: GET /v1/uploads?mine=1",
+                            "Thiết bị chỉ được xem các phiên tải lên của chính mình: GET /v1/uploads?mine=1",
+                            code="not_own_uploads")
+        found = await as_device(request, 0, lambda device, _: uploads.list_uploads(state, device))
+        return {"uploads": found, "max_open_uploads": config.max_open_uploads,
+                "max_reserved_bytes": config.max_reserved_bytes}
 
     @app.head("/v1/uploads/{upload_id}", summary="tus: durable offset of an upload")
     async def tus_head(upload_id: str, request: Request) -> Response:

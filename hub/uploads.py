@@ -8,7 +8,8 @@ sha256 the device declared and only then moved into the content-addressed store,
 crash-proof (hub.upload_completion).
 
 Each device may hold at most `max_open_uploads` unfinished uploads reserving at
-most `max_reserved_bytes` (429 / 413 beyond). Upload ids that cannot be ours
+most `max_reserved_bytes` (429 with Retry-After / 413 beyond), and may list its own
+(never another device's) to clean up after itself. Upload ids that cannot be ours
 (not 32 hex digits) are 404 before anything is touched, and no lock file is made
 for an upload the database does not know. Termination deletes the bytes before
 the row, so it frees space even on a full disk.
@@ -26,6 +27,7 @@ from typing import Any
 
 from sync_protocol.errors import InvalidDocument, ObjectCorrupt
 from sync_protocol.manifest import check_object_name
+from sync_protocol.timestamps import format_utc
 
 from .auth import Device
 from .errors import (BadRequest, ChecksumFailed, Conflict, Gone, InsufficientStorage, Locked, NotFound, TooLarge,
@@ -62,7 +64,7 @@ def _check_quota(state: HubState, device: Device, length: int) -> None:
         raise TooLarge(f"this device's unfinished uploads reserve {held['reserved']} bytes; {length} more would pass "
                        f"its quota of {state.config.max_reserved_bytes}", f"Các phiên tải lên dở của thiết bị đã giữ "
                        f"{held['reserved']} byte; thêm {length} byte sẽ vượt hạn mức {state.config.max_reserved_bytes}",
-                       code="byte_quota")
+                       code="byte_quota", headers={"Retry-After": "60"})
 
 
 def create_upload(state: HubState, device: Device, length: int, metadata: dict[str, str]) -> str:
@@ -98,6 +100,23 @@ def create_upload(state: HubState, device: Device, length: int, metadata: dict[s
         raise
     log.info("upload_created upload=%s device=%s length=%d", upload_id, device.device_id, length)
     return upload_id
+
+
+def list_uploads(state: HubState, device: Device) -> list[dict[str, Any]]:
+    """The caller's own unfinished, unexpired uploads (GET /v1/uploads?mine=1), oldest first.
+
+    A desk that lost its records of uploads it created (outbox restored from a backup, a crash between
+    creation and bookkeeping) finds them here and terminates the ones it no longer needs, instead of
+    waiting out the expiry with its quota full. At most `max_open_uploads` rows exist per device, so
+    the answer is bounded without paging."""
+    cutoff = state.now() - state.config.upload_expiry_seconds
+    rows = state.db.query("SELECT upload_id, sha256, length, upload_offset, created_at, updated_at FROM uploads"
+                          " WHERE device_id=? AND finished_at IS NULL AND updated_at >= ?"
+                          " ORDER BY created_at, upload_id LIMIT ?",
+                          (device.device_id, cutoff, max(1, state.config.max_open_uploads)))
+    return [{"id": r["upload_id"], "url": f"/v1/uploads/{r['upload_id']}", "sha256": r["sha256"], "length": r["length"],
+             "offset": r["upload_offset"], "created": format_utc(r["created_at"]),
+             "expires": upload_expires(state, r["updated_at"])} for r in rows]
 
 
 def upload_expires(state: HubState, updated_at: int) -> str:

@@ -44,11 +44,13 @@ class UploadError(ProtocolError):
     """A resumable upload failed."""
 
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
-                 code: str | None = None):
+                 code: str | None = None, retry_after: str | None = None):
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.code = code
+        #: the server's Retry-After header, as sent (seconds or an HTTP date), if any
+        self.retry_after = retry_after
 
 
 class UploadTransportError(UploadError):

@@ -212,4 +212,5 @@ class TusClient:
     def _error(step: str, response: requests.Response) -> UploadError:
         reason, code = _reason(response), _code(response)
         cls = UploadTransportError if response.status_code >= 500 or response.status_code in (423, 429) else UploadRejected
-        return cls(f"{step}: HTTP {response.status_code}: {reason}", status=response.status_code, reason=reason, code=code)
+        return cls(f"{step}: HTTP {response.status_code}: {reason}", status=response.status_code, reason=reason, code=code,
+                   retry_after=response.headers.get("Retry-After"))

@@ -177,6 +177,9 @@ def sync(ctx: click.Context, as_json: bool) -> None:
         return "\n".join(lines)
 
     _emit(report.to_json(), as_json, text)
+    if report.upload_quota and not report.unreachable:
+        click.echo(report.upload_quota, err=True)  # nothing is lost; `motcua run` waits the hub's Retry-After
+        sys.exit(HubUnreachable.exit_code)
     if report.unreachable:
         error = HubUnreachable("Chưa kết nối được trung tâm; hồ sơ vẫn an toàn trong hàng đợi.",
                                f"Hub unreachable: {report.unreachable}; dossiers stay queued.",

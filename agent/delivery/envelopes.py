@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from agent.context import AgentContext
-from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable, UploadQuotaFull
 from sync_protocol.errors import ObjectCorrupt
 
 log = logging.getLogger("motcua.agent.envelopes")
@@ -69,6 +69,9 @@ def send_envelopes(ctx: AgentContext, report: Any, upload_blob: UploadBlob) -> i
                 for blob in envelope.blobs:
                     upload_blob(blob.sha256, blob.size, f"{job.name}-{blob.kind}", f"{job.name}:{envelope.record_id}")
                 ctx.hub.post_envelope(job.hub_path, envelope.body, job.name)
+            except UploadQuotaFull:  # the report already says so (agent.delivery.upload_quota); the link is fine
+                report.proofs_sent += sent
+                return sent
             except HubUnreachable as exc:
                 report.unreachable = exc.message_en
                 report.proofs_sent += sent

@@ -7,14 +7,17 @@ authorised (stop and tell the officer) — never by status code.
 """
 from __future__ import annotations
 
+import email.utils
 import logging
+import re
+from datetime import datetime, timezone
 from typing import Any, BinaryIO, Callable
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.delivery.watchdog import StallWatchdog, WatchedAdapter
-from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable, UploadQuotaFull
 from sync_protocol.clock import ClockOffset
 from sync_protocol.errors import UploadError, UploadGone, UploadRejected, UploadTransportError
 from sync_protocol.feed import EVENT_KINDS
@@ -24,6 +27,7 @@ from sync_protocol.tus_client import TusClient, UploadReport
 log = logging.getLogger("motcua.agent.hub")
 #: stuck chunks recovered without one landing before an upload gives the link back to the sync loop's backoff
 RECOVERIES = 5
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _unsigned(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -40,6 +44,22 @@ def _json_error(response: requests.Response) -> tuple[str, str, str]:
         body = {}
     reason = str(body.get("reason") or response.reason or f"HTTP {response.status_code}")
     return str(body.get("error") or "http_error"), reason, str(body.get("reason_vi") or reason)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (delay in seconds, or an HTTP date) as seconds from now; None if absent or garbage."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(min(int(value), 24 * 3600))
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, min((moment - datetime.now(timezone.utc)).total_seconds(), 24 * 3600.0))
 
 
 def raise_for_hub(response: requests.Response, what: str) -> None:
@@ -227,6 +247,27 @@ class HubClient:
     def create_upload(self, length: int, sha256: str, name: str) -> str:
         return self._tus(lambda: self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name}))
 
+    def list_own_uploads(self) -> dict[str, Any] | None:
+        """This device's unfinished uploads at the hub (GET /v1/uploads?mine=1): {"uploads": [{id, url, sha256,
+        length, offset, created, expires}], "max_open_uploads", "max_reserved_bytes"}. None from an older hub
+        without the listing (404/405 on that route)."""
+        response = self._send("GET", "/v1/uploads", params={"mine": "1"})
+        if response.status_code in (404, 405) and _json_error(response)[0] in ("not_found", "method_not_allowed"):
+            return None
+        raise_for_hub(response, "upload listing")
+        try:
+            body = response.json()
+            body["uploads"] = [u for u in body["uploads"] if isinstance(u, dict)
+                               and _UPLOAD_ID.fullmatch(str(u.get("id", "")))]
+            return body
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HubUnreachable("Trung tâm trả về danh sách phiên tải lên không hợp lệ.",
+                                 "The hub's list of this desk's uploads is malformed.") from exc
+
+    def terminate_upload(self, url: str) -> None:
+        """tus termination of one of this device's unfinished uploads (gone already counts as done)."""
+        self._tus(lambda: self.tus.terminate(url))
+
     def recovered(self) -> bool:
         """This thread's last request was abandoned as stuck while the hub answered a probe: retry at once."""
         return self.watchdog is not None and self.watchdog.recovered()
@@ -265,21 +306,29 @@ class HubClient:
             return call()
         except UploadGone:
             raise
-        except UploadTransportError as exc:
-            if isinstance(exc.__cause__, requests.exceptions.SSLError):  # a swapped certificate, not a bad link
-                raise self._tls_refused() from exc
-            if isinstance(exc.__cause__, requests.exceptions.ConnectionError):  # refused, reset or unreachable
-                raise HubUnreachable(f"Không kết nối được trung tâm ({self.base_url}); tải lên bị ngắt: {exc}",
-                                     f"Cannot reach the hub at {self.base_url}; upload interrupted: {exc}",
-                                     "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped") from exc
-            raise HubUnreachable(f"Mất kết nối khi tải lên: {exc}", f"Upload interrupted: {exc}",
-                                 "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped") from exc
-        except UploadRejected as exc:
-            if exc.status == 401:
-                raise DeviceNotAuthorised(f"Trung tâm từ chối máy này: {exc.reason}",
-                                          f"The hub refused this device: {exc.reason}",
-                                          "Liên hệ quản trị viên tỉnh / contact the provincial IT administrator") from exc
-            raise DossierRefused(f"Trung tâm từ chối tệp tải lên: {exc.reason}", f"Hub refused the upload: {exc.reason}",
-                                 exc.code or "upload_refused") from exc
         except UploadError as exc:
-            raise HubError(f"Lỗi tải lên: {exc}", f"Upload failed: {exc}") from exc
+            raise self._upload_failure(exc) from exc
+
+    def _upload_failure(self, exc: UploadError) -> HubError:
+        """The agent's error kind for a failed tus exchange."""
+        if (exc.status, exc.code) in ((429, "upload_quota"), (413, "byte_quota")):  # the desk's own leftovers, mostly
+            return UploadQuotaFull(f"Trung tâm đang giữ đủ hạn mức phiên tải lên dở của máy này: {exc.reason}",
+                                   f"The hub's quota of unfinished uploads for this desk is full: {exc.reason}",
+                                   retry_after_seconds(exc.retry_after))
+        if isinstance(exc, UploadTransportError):
+            if isinstance(exc.__cause__, requests.exceptions.SSLError):  # a swapped certificate, not a bad link
+                return self._tls_refused()
+            if isinstance(exc.__cause__, requests.exceptions.ConnectionError):  # refused, reset or unreachable
+                return HubUnreachable(f"Không kết nối được trung tâm ({self.base_url}); tải lên bị ngắt: {exc}",
+                                      f"Cannot reach the hub at {self.base_url}; upload interrupted: {exc}",
+                                      "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped")
+            return HubUnreachable(f"Mất kết nối khi tải lên: {exc}", f"Upload interrupted: {exc}",
+                                  "Sẽ tiếp tục từ chỗ đã dừng / will resume where it stopped")
+        if isinstance(exc, UploadRejected):
+            if exc.status == 401:
+                return DeviceNotAuthorised(f"Trung tâm từ chối máy này: {exc.reason}",
+                                           f"The hub refused this device: {exc.reason}",
+                                           "Liên hệ quản trị viên tỉnh / contact the provincial IT administrator")
+            return DossierRefused(f"Trung tâm từ chối tệp tải lên: {exc.reason}", f"Hub refused the upload: {exc.reason}",
+                                  exc.code or "upload_refused")
+        return HubError(f"Lỗi tải lên: {exc}", f"Upload failed: {exc}")

@@ -9,7 +9,8 @@ follows within about one probe interval, not a whole backoff. A clean pass
 resets the backoff and the loop idles for `idle_interval`. Each pass pulls the
 status feed first, then delivers by priority (agent.delivery.sync); newly captured
 dossiers are sealed between dossiers so urgent work joins the running pass.
-A revoked device stops the loop with its reason.
+A revoked device stops the loop with its reason. When the hub's upload quota
+stays full, the wait is at least the Retry-After it sent (agent.delivery.upload_quota).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import logging
 import threading
 from typing import Callable, Sequence
 
-from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_never, wait_random_exponential
 
 from agent.context import AgentContext
 from agent.delivery.connectivity import LinkWatch, probe_hub
@@ -42,6 +43,17 @@ class StopRequested(Exception):
 
 def backoff_policy(max_backoff: int) -> wait_random_exponential:
     return wait_random_exponential(multiplier=2, max=max_backoff)
+
+
+def honouring_retry_after(base: Callable[[RetryCallState], float]) -> Callable[[RetryCallState], float]:
+    """The backoff, but never shorter than the Retry-After the hub sent with a quota refusal (capped at an hour)."""
+    def wait(state: RetryCallState) -> float:
+        seconds = base(state)
+        failure = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(failure, PassIncomplete) and failure.report.retry_after:
+            seconds = max(seconds, min(failure.report.retry_after, 3600.0))
+        return seconds
+    return wait
 
 
 def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool = True,
@@ -84,7 +96,7 @@ def run_forever(ctx: AgentContext, stop: threading.Event, *, seal_captured: bool
 
     retrying = Retrying(
         retry=retry_if_exception_type(PassIncomplete),
-        wait=backoff_policy(settings.max_backoff),
+        wait=honouring_retry_after(backoff_policy(settings.max_backoff)),
         stop=stop_never,
         sleep=backoff_sleep,
         before_sleep=lambda rs: log.info("sync_retry attempt=%d wait=%.1fs reason=%s", rs.attempt_number,

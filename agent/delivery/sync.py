@@ -17,7 +17,10 @@ For each dossier:
   4. verify the receipt against the pinned hub key and our manifest hash, store it;
   5. purge local payload once the retention period has passed.
 The link failing stops the pass (the rest would fail too); a refusal of one
-dossier moves it to the rejected lane and the pass goes on.
+dossier moves it to the rejected lane and the pass goes on. The hub's upload
+quota refusing a creation clears this desk's own abandoned uploads and retries
+once (agent.delivery.upload_quota); if it is still full, the pass creates no
+more uploads and reports it (`upload_quota`, `retry_after`).
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ from agent.context import AgentContext
 from agent.crashpoints import crash_point
 from agent.delivery.envelopes import send_envelopes
 from agent.delivery.feed import try_pull_feed
-from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable
+from agent.delivery.upload_quota import create_upload
+from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable, UploadQuotaFull
 from agent.ops.audit import audit_event
 from agent.ops.metrics import record_sync_result
 from agent.outbox.store import Dossier
@@ -62,16 +66,23 @@ class SyncReport:
     link_down: bool = False
     #: courier proofs of delivery the hub accepted in this pass
     proofs_sent: int = 0
+    #: the hub's upload quota stayed full after clearing this desk's leftovers: status line (vi / en)
+    upload_quota: str | None = None
+    #: the hub's Retry-After (seconds) with that refusal; `motcua run` waits at least this long
+    retry_after: float | None = None
+    #: the clean-up has run in this pass (once per pass: no hammering)
+    quota_cleared: bool = field(default=False, repr=False)
 
     @property
     def complete(self) -> bool:
         """True when nothing deliverable was left behind by a transient failure."""
-        return not self.failed and self.unreachable is None
+        return not self.failed and self.unreachable is None and self.upload_quota is None
 
     def to_json(self) -> dict:
         return {"committed": self.committed, "rejected": self.rejected, "failed": self.failed, "purged": self.purged,
                 "bytes_sent": self.bytes_sent, "resumed_from": self.resumed_from, "unreachable": self.unreachable,
-                "link_down": self.link_down, "proofs_sent": self.proofs_sent}
+                "link_down": self.link_down, "proofs_sent": self.proofs_sent, "upload_quota": self.upload_quota,
+                "retry_after": self.retry_after}
 
 
 class ReceiptInvalid(HubError):
@@ -171,6 +182,10 @@ def sync_once(ctx: AgentContext, on_progress: Callable[[str, int, int], None] | 
             report.rejected.append(dossier.code)
             audit_event(ctx, "dossier.rejected", dossier.id, code=exc.code)
             log.warning("rejected dossier=%s code=%s", dossier.id, exc.code)
+        except UploadQuotaFull as exc:  # the rest may still commit or resume; nothing new is created (no request)
+            finished.add(dossier.id)
+            ctx.outbox.record_failure(dossier.id, exc.message_en)
+            report.failed.append(dossier.code)
         except HubUnreachable as exc:
             ctx.outbox.record_failure(dossier.id, exc.message_en)
             report.failed.append(dossier.code)
@@ -315,7 +330,7 @@ def _send_object(ctx: AgentContext, label: str, sha256: str, size: int, name: st
         url = outbox.upload_url(sha256)
         known_offset = None  # an upload from an earlier pass: ask the hub how far it got
         if url is None:
-            url = hub.create_upload(size, sha256, name)
+            url = create_upload(ctx, sha256, size, name, report, chunks.policy)
             crash_point("after_upload_create")
             outbox.set_upload_url(sha256, url, size)
             known_offset = 0  # just created: no need to ask
