@@ -331,6 +331,8 @@ def _send_object(ctx: AgentContext, label: str, sha256: str, size: int, name: st
         known_offset = None  # an upload from an earlier pass: ask the hub how far it got
         if url is None:
             url = create_upload(ctx, sha256, size, name, report, chunks.policy)
+            if url is None:  # finished while clearing the hub's upload quota (an upload the outbox had lost)
+                return
             crash_point("after_upload_create")
             outbox.set_upload_url(sha256, url, size)
             known_offset = 0  # just created: no need to ask

@@ -17,7 +17,7 @@ Then the caller retries the creation once; a second refusal ends uploading of ne
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
 from agent.context import AgentContext
@@ -37,6 +37,7 @@ class Freed:
     finished: int = 0
     adopted: int = 0
     bytes_sent: int = 0
+    finished_blobs: set[str] = field(default_factory=set)
 
 
 class QuotaReport(Protocol):
@@ -49,9 +50,10 @@ class QuotaReport(Protocol):
 
 
 def create_upload(ctx: AgentContext, sha256: str, size: int, name: str, report: QuotaReport,
-                  chunks: ChunkFeedback) -> str:
+                  chunks: ChunkFeedback) -> str | None:
     """tus creation. On the hub's quota refusal: clear this desk's leftovers once per pass and retry
-    once; a second refusal stops new uploads for the rest of the pass (UploadQuotaFull, no request)."""
+    once; a second refusal stops new uploads for the rest of the pass (UploadQuotaFull, no request).
+    None: the clean-up itself finished an upload of this very blob (the hub holds it now)."""
     if report.upload_quota is not None:
         raise UploadQuotaFull("Tạm dừng tải tệp mới: hạn mức của trung tâm vẫn đầy.",
                               "New uploads paused for this pass: the hub's upload quota is still full.",
@@ -67,6 +69,8 @@ def create_upload(ctx: AgentContext, sha256: str, size: int, name: str, report: 
         free_upload_quota(ctx, chunks, size, freed)
     finally:
         report.bytes_sent += freed.bytes_sent
+    if sha256 in freed.finished_blobs:
+        return None
     try:
         return ctx.hub.create_upload(size, sha256, name)
     except UploadQuotaFull as exc:
@@ -165,6 +169,7 @@ def _finish(ctx: AgentContext, sha: str, url: str, length: int, chunks: ChunkFee
         log.warning("upload_finish_refused code=%s", exc.code)
         return
     freed.finished += 1
+    freed.finished_blobs.add(sha)
     freed.bytes_sent += result.bytes_sent
     ctx.outbox.forget_upload(sha)
 
