@@ -254,7 +254,11 @@ class HubClient:
         response = self._send("GET", "/v1/uploads", params={"mine": "1"})
         if response.status_code in (404, 405) and _json_error(response)[0] in ("not_found", "method_not_allowed"):
             return None
-        raise_for_hub(response, "upload listing")
+        try:
+            raise_for_hub(response, "upload listing")
+        except DossierRefused as exc:  # a refused listing is no reason to dead-letter the dossier that asked
+            log.warning("upload_listing_refused code=%s", exc.code)
+            return None
         try:
             body = response.json()
             body["uploads"] = [u for u in body["uploads"] if isinstance(u, dict)

@@ -104,8 +104,9 @@ def _upload_id(url: str) -> str:
 def free_upload_quota(ctx: AgentContext, chunks: ChunkFeedback, wanted_size: int, freed: Freed) -> None:
     """Terminate this desk's stray uploads and finish its resumable ones (see the module docstring).
 
-    Counts into `freed` as it goes (bytes sent count even if the link fails halfway). Raises DossierRefused when the hub's byte quota is smaller than `wanted_size` alone (no clean-up
-    can make room), HubUnreachable when the link fails."""
+    Counts into `freed` as it goes, so what was done before a failure is still reported. Raises
+    DossierRefused when the hub's byte quota is smaller than `wanted_size` alone (no clean-up can make
+    room), HubUnreachable when the link fails."""
     outbox, hub = ctx.outbox, ctx.hub
     needed = needed_blobs(ctx)
     recorded = {sha: (url, length) for sha, url, length in

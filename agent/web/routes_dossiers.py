@@ -66,6 +66,8 @@ def register(app: FastAPI, desk: "Desk") -> None:  # noqa: F821
                 ctx.outbox.set_state("ui:last_sync", json.dumps(summary))
         t = desk.t(request)
         msg = (f"{t.sync_now}: {summary['committed']} ✓" if not report.unreachable else t.link_down)
+        if report.upload_quota and not report.unreachable:
+            msg += f" — {report.upload_quota}"  # the hub's quota, not the link: say so (vi / en)
         target = str(request.state.form.get("next") or "/")
         return desk.back(target if target.startswith("/") and not target.startswith("//") else "/", msg)
 
