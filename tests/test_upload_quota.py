@@ -120,7 +120,9 @@ def test_a_quota_that_stays_full_pauses_uploads_without_hammering(limited_hub, t
         # three dossiers, one pass: the first refusal, one clean-up, one retry — then no more creations
         assert _requests(hub, "/v1/uploads", "POST", 429) == 2
         assert _requests(hub, "/v1/uploads", "GET", 200) == 1
-        assert "quota of unfinished uploads" in desk.outbox.get(desk.outbox.list(("uploading",))[0].id).last_error
+        waiting = desk.outbox.list(("uploading",))
+        assert len(waiting) == 3 and all("upload quota" in d.last_error or "quota of unfinished uploads" in d.last_error
+                                         for d in waiting), [d.last_error for d in waiting]
 
         cli = run_motcua("sync", home=home, timeout=180)
         assert cli.returncode == 3, cli.stderr
