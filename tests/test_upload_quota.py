@@ -74,6 +74,26 @@ def test_abandoned_uploads_are_cleared_and_the_dossier_delivered(limited_hub, tm
         desk.close()
 
 
+def test_reserved_bytes_are_freed_too_and_a_file_beyond_the_whole_quota_is_rejected(limited_hub, tmp_path):
+    hub = limited_hub(max_reserved_bytes="20000")
+    desk = enrolled_desk(hub, tmp_path / "desk", SITE, AGENCY_1)
+    try:
+        desk.hub.create_upload(15000, "ef" * 32, "lost.pdf")  # forgotten by the desk; reserves most of the quota
+        small = seal_dossier(desk, captured_dossier(desk, small_pdf("NHO")).id)
+        assert 5000 < desk.outbox.documents(small.id)[0].size < 20000  # (signed and sealed)
+        report = sync_once(desk)
+        assert report.committed == [small.code] and report.upload_quota is None, report.to_json()
+        assert _requests(hub, "/v1/uploads", "POST", 413) == 1 and _open_uploads(hub, desk.config.device_id) == []
+
+        big = seal_dossier(desk, captured_dossier(desk, small_pdf("HO SO LON", pages=100)).id)
+        assert desk.outbox.documents(big.id)[0].size > 20000
+        report = sync_once(desk)  # no clean-up can make room for it: the rejected lane, with the reason
+        assert report.rejected == [big.code] and report.failed == [], report.to_json()
+        assert "20000" in desk.outbox.get(big.id).rejected_reason
+    finally:
+        desk.close()
+
+
 def test_a_device_sees_and_deletes_only_its_own_uploads(hub, tmp_path):
     a = enrolled_desk(hub, tmp_path / "a", SITE, AGENCY_1)
     b = enrolled_desk(hub, tmp_path / "b", "Bưu điện Hoà Bình", AGENCY_1)
