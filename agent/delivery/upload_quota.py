@@ -13,6 +13,8 @@ would stall the desk, so on the first refusal of a pass the sync loop calls `fre
   3. finishes (HEAD + PATCH) the remaining recorded uploads, which all belong to queued work.
 
 Then the caller retries the creation once; a second refusal ends uploading of new objects for the pass.
+A second agent process of the same desk may lose an upload it created an instant before (not yet
+recorded): its next PATCH gets 404, and it creates the upload again — the ordinary UploadGone path.
 """
 from __future__ import annotations
 
