@@ -1,10 +1,10 @@
 """Encode one page into a one-page PDF, choosing the codec by the page's class.
 
-  bilevel  Otsu threshold → JBIG2 generic region (scanners.jbig2) or CCITT
-           Group 4, whichever is smaller; both lossless for the bilevel image
-           (JBIG2 symbol substitution is never used — it can change digits)
+  bilevel  Otsu threshold → JBIG2 generic region (scanners.jbig2_generic),
+           or CCITT Group 4 when MOTCUA_BILEVEL=g4 (scanners.jbig2); both
+           lossless (JBIG2 symbol substitution is never used — it can change digits)
   colour   mixed raster content (scanners.mrc): per ink layer (dark text,
-           warm seals, cool ballpoint) a full-resolution G4 mask over a
+           warm seals, cool ballpoint) a full-resolution JBIG2/G4 mask over a
            low-resolution JPEG of that layer's own colours; the paper is left
            white. Stamps stay sharp, blue ink stays blue, at a few KiB.
   photo    bare paper whitened, then JPEG at `photo_dpi` (default 150: ID-card
@@ -137,9 +137,9 @@ def _g4_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bo
 
 
 def _bilevel_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stencil: bool) -> pikepdf.Stream:
-    """The bitmap (0 = ink) as a lossless image stream: JBIG2 generic region when the encoder is there
-    (it beats G4 by about a third on text, see bench/bench_capture.py), else CCITT G4."""
-    data = jbig2.encode_generic(bitmap)
+    """The bitmap (0 = ink) as a lossless image stream: JBIG2 generic region (about a third smaller
+    than G4 on text, see bench/bench_capture.py), or CCITT G4 when MOTCUA_BILEVEL=g4."""
+    data = jbig2.encode_generic(bitmap, dpi)
     if data is None:
         return _g4_stream(pdf, bitmap, dpi, stencil=stencil)
     stream = pikepdf.Stream(pdf, data)
@@ -147,7 +147,7 @@ def _bilevel_stream(pdf: pikepdf.Pdf, bitmap: Image.Image, dpi: float, *, stenci
     stream.Width, stream.Height, stream.BitsPerComponent = bitmap.width, bitmap.height, 1
     stream.Filter = pikepdf.Name.JBIG2Decode
     if stencil:
-        # JBIG2Decode yields 0 for the encoder's foreground (our ink); a stencil paints where samples are 0
+        # JBIG2Decode yields 0 for JBIG2's black (our ink); a stencil paints where samples are 0
         stream.ImageMask = True
     else:
         stream.ColorSpace = pikepdf.Name.DeviceGray

@@ -1,52 +1,40 @@
-"""Lossless JBIG2 (generic region) coding of bilevel images with agl/jbig2enc's `jbig2` program.
+"""Which lossless coder stores bilevel images: JBIG2 generic region (default) or CCITT G4.
 
-Generic-region coding compresses every pixel with an adaptive arithmetic
-coder: the decoded bitmap is exactly the encoded one. Symbol mode (`-s`),
-which replaces look-alike glyphs by one shared shape and can turn a 6 into
-an 8, is never used. Debian 12 packages no encoder and PyPI has none, so the
-project ships none: a province that builds agl/jbig2enc itself puts `jbig2` on
-PATH, in .venv/bin or in $MOTCUA_JBIG2. Without it `available()` is False and
-the callers keep CCITT G4 (what `make test` and the default install use).
+JBIG2 generic region (scanners.jbig2_generic, our own encoder) is about a
+third smaller than G4 on text pages (bench/bench_capture.py). The
+environment variable MOTCUA_BILEVEL=g4 forces G4, read here only: the
+benchmark's comparison column and the G4 tests use it. Symbol coding, which
+replaces look-alike glyphs by one shared shape and can turn a 6 into an 8,
+is never used.
 """
 from __future__ import annotations
 
-import functools
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 from PIL import Image
 
-TIMEOUT = 60
+ENV = "MOTCUA_BILEVEL"
+CODERS = ("jbig2", "g4")
 
 
-@functools.lru_cache(maxsize=1)
-def encoder() -> str | None:
-    """Path of the `jbig2` program ($MOTCUA_JBIG2, beside this Python, or PATH)."""
-    configured = os.environ.get("MOTCUA_JBIG2")
-    if configured:
-        return configured if Path(configured).is_file() else None
-    beside = Path(sys.executable).parent / "jbig2"
-    return str(beside) if beside.is_file() else shutil.which("jbig2")
+def coder() -> str:
+    """'jbig2' or 'g4', from $MOTCUA_BILEVEL (default jbig2)."""
+    value = os.environ.get(ENV, "").strip().lower() or "jbig2"
+    if value not in CODERS:
+        raise ValueError(f"{ENV}={value!r} không hợp lệ, chọn một trong {', '.join(CODERS)} / "
+                         f"invalid, choose one of {', '.join(CODERS)}")
+    return value
 
 
 def available() -> bool:
-    return encoder() is not None
+    """True when bilevel images are coded as JBIG2."""
+    return coder() == "jbig2"
 
 
-def encode_generic(bitmap: Image.Image) -> bytes | None:
-    """JBIG2 generic-region data for a PDF /JBIG2Decode stream (no globals), or None if the encoder is missing or fails."""
-    program = encoder()
-    if program is None:
+def encode_generic(bitmap: Image.Image, dpi: float | None = None) -> bytes | None:
+    """JBIG2 generic-region data for a PDF /JBIG2Decode stream (no globals), or None when G4 is chosen."""
+    if not available():
         return None
-    with tempfile.TemporaryDirectory(prefix="motcua-jbig2-") as tmp:
-        source = Path(tmp) / "page.pbm"  # uncompressed: quickest to write and for leptonica to read
-        bitmap.convert("1").save(source)
-        try:
-            result = subprocess.run([program, "-p", str(source)], capture_output=True, timeout=TIMEOUT)
-        except (OSError, subprocess.SubprocessError):
-            return None
-    return result.stdout if result.returncode == 0 and result.stdout else None
+    # imported here: loading numba adds about 0.3 s, which G4-only runs and commands without pages need not pay
+    from . import jbig2_generic
+    return jbig2_generic.encode(bitmap, dpi=dpi)

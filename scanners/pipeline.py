@@ -5,7 +5,7 @@ Steps (each a small function, testable alone; a failure names the step and the p
   survey        decode each page once at low resolution: blank? class? cover sheet?
   blank_filter  drop near-empty pages (duplex backs); stamps and signatures are ink, kept
   split         cut the stack at cover sheets, attach parts to dossier codes, drop separators
-  encode        (deskew,) encode each page for its class: G4 / MRC / JPEG
+  encode        (deskew,) encode each page for its class: JBIG2 (or G4) / MRC / JPEG
   ocr           optional invisible text layer (Tesseract `vie`), pages in parallel;
                 not on photo pages (ID cards: sensitive data)
   assemble      one PDF per document, qpdf-clean and deterministic
