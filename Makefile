@@ -3,7 +3,7 @@
 # packages the project needs, create .venv and install the project into it.
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := sane-utils qpdf tesseract-ocr tesseract-ocr-vie libzbar0 poppler-utils fonts-dejavu-core chromium iproute2 iptables kmod softhsm2 opensc postgresql systemd nginx libgammu-dev pkg-config
+DEBS := sane-utils qpdf tesseract-ocr tesseract-ocr-vie libzbar0 poppler-utils fonts-dejavu-core chromium iproute2 iptables kmod softhsm2 opensc postgresql systemd nginx libgammu-dev pkg-config jbig2dec
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test deps bench-deps clean
@@ -25,6 +25,8 @@ $(STAMP): setup.py deps
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	# compile the JBIG2 coder now into numba's cache, not during a desk's first scan
+	$(PY) -c 'import numpy, scanners.jbig2_generic as j; j.encode_black(numpy.ones((2, 2), numpy.uint8))'
 	touch $(STAMP)
 
 # OCRmyPDF is a baseline of bench/bench_capture.py only, never a runtime dependency

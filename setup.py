@@ -27,6 +27,7 @@ setup(
         "img2pdf>=0.5",
         "pikepdf>=8.15",
         "numpy>=1.26",
+        "numba>=0.59",  # compiles the JBIG2 arithmetic coder (scanners.jbig2_mq): 8.7 M decisions an A4 page
         "pyHanko>=0.25",
         "pyhanko-certvalidator>=0.26",
         "qrcode>=7.4",
