@@ -68,7 +68,7 @@ def _one_page(pdf: pikepdf.Pdf, resources: pikepdf.Dictionary, content: list[str
 
 
 def encode_bilevel(image: Image.Image, dpi: float) -> bytes:
-    """The page's bitmap, losslessly: JBIG2 generic region or G4, whichever is smaller."""
+    """The page's bitmap, losslessly: JBIG2 generic region, or G4 when MOTCUA_BILEVEL=g4."""
     bitmap = bilevel_bitmap(image)
     pdf = pikepdf.new()
     w_pt, h_pt = page_size_points(bitmap.width, bitmap.height, dpi)
