@@ -31,6 +31,7 @@ SWITCH[[0, 6, 14]] = 1
 #: 6.2.5.7: the context in which SLTP (row same as the one above) is coded, template 0
 SLTP_CONTEXT = 0x9B25
 
+
 @njit(cache=True)
 def _byteout(out: np.ndarray, bp: int, c: int) -> tuple[np.ndarray, int, int, int]:
     """BYTEOUT (E.2.8): out[bp] is the byte B (out[0] the discarded byte before the start);
