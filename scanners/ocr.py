@@ -37,8 +37,8 @@ def ocr_available(language: str = "vie") -> bool:
     return language in out.stdout.split()
 
 
-def text_layer_pdf(image: Image.Image, dpi: float, language: str = "vie") -> bytes:
-    """A one-page PDF holding only invisible OCR text, sized like `image` at `dpi`."""
+def _tesseract(image: Image.Image, dpi: float, language: str, renderer: str, *config: str) -> bytes:
+    """Run tesseract on `image` with one output `renderer` (pdf, txt) and return what it wrote."""
     if not ocr_available(language):
         raise ToolMissing(f"tesseract ({language})", f"tesseract-ocr tesseract-ocr-{language}")
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -48,10 +48,20 @@ def text_layer_pdf(image: Image.Image, dpi: float, language: str = "vie") -> byt
         (image if image.mode in ("L", "1") else image.convert("L")).save(source)
         base = Path(tmp) / "text"
         cmd = ["tesseract", str(source), str(base), "-l", language, "--dpi", str(int(round(dpi))),
-               "-c", "textonly_pdf=1", "-c", "tessedit_do_invert=0", "pdf"]
+               *[arg for item in config for arg in ("-c", item)], "-c", "tessedit_do_invert=0", renderer]
         result = subprocess.run(cmd, capture_output=True, env=env, timeout=OCR_TIMEOUT)
-        output = base.with_suffix(".pdf")
+        output = base.with_suffix(f".{renderer}")
         if result.returncode != 0 or not output.exists():
             tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             raise RuntimeError(f"tesseract exit {result.returncode}: {tail[0][:200]}")
         return output.read_bytes()
+
+
+def text_layer_pdf(image: Image.Image, dpi: float, language: str = "vie") -> bytes:
+    """A one-page PDF holding only invisible OCR text, sized like `image` at `dpi`."""
+    return _tesseract(image, dpi, language, "pdf", "textonly_pdf=1")
+
+
+def read_words(image: Image.Image, dpi: float, language: str = "vie") -> list[str]:
+    """The words Tesseract reads on `image` (for measuring legibility: scanners.legibility.word_recall)."""
+    return _tesseract(image, dpi, language, "txt").decode("utf-8", "replace").split()

@@ -144,7 +144,10 @@ def process_page(page: Page, survey: Survey, options: PipelineOptions) -> Encode
     # photo pages (ID cards) get no text layer: their text is sensitive personal data, and slow to read
     if options.ocr and survey.stats.kind != PHOTO:
         with step("ocr", page):
-            source = bilevel_bitmap(image) if survey.stats.kind == BILEVEL else image
+            # a bilevel page is read from its bitmap cut the same way but at the scan's resolution: Tesseract
+            # segments some layouts worse at 200 dpi (a form's title split in two), and it reads a bitmap
+            # faster than grey
+            source = bilevel_bitmap(image, page.dpi, page.dpi)[0] if survey.stats.kind == BILEVEL else image
             encoded.text_layer = text_layer_pdf(source, page.dpi, options.ocr_language)
     return encoded
 

@@ -63,11 +63,24 @@ def _scan(paper: np.ndarray, rng: np.random.Generator, skew: float, grey: bool,
     return (image.convert("L") if grey else image), turned
 
 
-def _text_alpha(size: tuple[int, int], rng: random.Random, lines: int = 26, title: str = "QUYẾT ĐỊNH") -> np.ndarray:
+class _Recording(ImageDraw.ImageDraw):
+    """ImageDraw that notes every word it draws: the page's ground truth for OCR word recall."""
+
+    def __init__(self, image: Image.Image, words: list[str]) -> None:
+        super().__init__(image)
+        self.words = words
+
+    def text(self, xy, text, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.words.extend(str(text).split())
+        return super().text(xy, text, *args, **kwargs)
+
+
+def _text_alpha(size: tuple[int, int], rng: random.Random, lines: int = 26, title: str = "QUYẾT ĐỊNH",
+                words: list[str] | None = None) -> np.ndarray:
     """A decision as communes print it (13 pt serif): two-column header, title, `lines` lines of body text
-    in paragraphs, signature block and distribution list — as an alpha layer."""
+    in paragraphs, signature block and distribution list — as an alpha layer. The words drawn go to `words`."""
     layer = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(layer)
+    draw = _Recording(layer, words if words is not None else [])
     bold, regular, small = font(46, bold=True), font(54), font(44)
     left, right = 354, size[0] - 236  # 30 mm and 20 mm margins
     draw.text((650, 240), "ỦY BAN NHÂN DÂN", font=bold, fill=255, anchor="mm")
@@ -142,16 +155,22 @@ def text_page(seed: int = 11, lines: int = 26) -> Image.Image:
     return _grey_page(seed, lines, seal=False)[0]
 
 
+def text_page_words(seed: int = 11, lines: int = 26) -> tuple[Image.Image, list[str]]:
+    """`text_page` and the words printed on it, in order (ground truth for OCR word recall)."""
+    words: list[str] = []
+    return _grey_page(seed, lines, seal=False, words=words)[0], words
+
+
 def grey_seal_page(seed: int = 14) -> tuple[Image.Image, np.ndarray]:
     """A grey photocopy of a sealed decision: the seal is mid-grey on grey paper. Returns the page and the seal's
     ground-truth stroke mask."""
     return _grey_page(seed, 22, seal=True)
 
 
-def _grey_page(seed: int, lines: int, seal: bool) -> tuple[Image.Image, np.ndarray]:
+def _grey_page(seed: int, lines: int, seal: bool, words: list[str] | None = None) -> tuple[Image.Image, np.ndarray]:
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
     paper = _paper(A4, nrng, (236.0, 236.0, 236.0))
-    _composite(paper, _text_alpha(A4, rng, lines), (22, 22, 22))
+    _composite(paper, _text_alpha(A4, rng, lines, words=words), (22, 22, 22))
     masks: dict[str, np.ndarray] = {}
     if seal:
         alpha = _seal_alpha(A4, (1500, 780 + lines * 80 + 150), nrng)
