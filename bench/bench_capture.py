@@ -15,7 +15,11 @@ stroke pixels kept; with OCR ≥ 0.8 pages/s on 2 cores and ≥ 4× OCRmyPDF.
 The machine's load average is printed beside every timing: on a shared
 machine timings are only comparable within one run.
 
-Run: .venv/bin/python bench/bench_capture.py [--workers 2] [--no-ocr] [--pages-200]
+Legibility: bilevel text pages are stored at 200 dpi with smoothed edges; the
+legibility section shows, against the 300 dpi cut, the image bytes, the
+marks kept (none may be lost) and Tesseract's word recall, digits apart.
+
+Run: .venv/bin/python bench/bench_capture.py [--workers 2] [--no-ocr] [--pages-200] [--sections sizes,legibility]
 """
 from __future__ import annotations
 
@@ -39,9 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.sealing.pdf_signing import FileDocumentSigner, sign_pdf, verify_pdf  # noqa: E402
 from scanners import jbig2, jbig2_generic, realistic, synthetic  # noqa: E402
-from scanners.encoding import bilevel_bitmap  # noqa: E402
+from scanners.analysis import ink_threshold, paper_level  # noqa: E402
+from scanners.encoding import EncodeOptions, _g4_tiff, bilevel_bitmap  # noqa: E402
+from scanners.legibility import compare_marks, word_recall  # noqa: E402
 from scanners.ink_fidelity import measure_ink  # noqa: E402
-from scanners.ocr import ocr_available  # noqa: E402
+from scanners.ocr import ocr_available, read_words  # noqa: E402
 from scanners.pages import Page  # noqa: E402
 from scanners.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
@@ -125,6 +131,25 @@ def render(pdf: bytes, dpi: int = 300) -> np.ndarray:
         return np.asarray(Image.open(Path(tmp) / "p.ppm").convert("RGB"))
 
 
+def breakdown(pdf: bytes) -> str:
+    """Where a PDF's bytes go: image streams, the OCR text layer (its form, font and CMap streams), the rest."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        images = sum(len(o.read_raw_bytes()) for o in doc.objects
+                     if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == "/Image")
+        text = 0
+        for o in doc.objects:
+            if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == "/Form" and "/Font" in o.get("/Resources", {}):
+                text += len(o.read_raw_bytes())
+                for font in o.Resources.Font.values():  # Type0 → ToUnicode; descendant → CIDToGIDMap, FontFile2
+                    descendant = font.DescendantFonts[0]
+                    for stream in (font.get("/ToUnicode"), descendant.get("/CIDToGIDMap"),
+                                   descendant.FontDescriptor.get("/FontFile2")):
+                        text += len(stream.read_raw_bytes()) if isinstance(stream, pikepdf.Stream) else 0
+    return f"image {images / 1024:.1f} + text layer {text / 1024:.1f} + PDF {(len(pdf) - images - text) / 1024:.1f}"
+
+
 def sizes(corpus: dict[str, Image.Image], ocr: bool, workers: int) -> None:
     print(f"\n== size per page (KiB) == {load()}")
     print(f"{'class':<19}{'motcua':>8}{'no OCR':>8}{'G4 noOCR':>9}{'JPEG75':>8}{'OCRmyPDF':>9}{'target':>7}  encoding")
@@ -137,8 +162,29 @@ def sizes(corpus: dict[str, Image.Image], ocr: bool, workers: int) -> None:
         g4 = f"{g4_no_ocr(image, workers) / 1024:9.1f}" if kind in ("bilevel", "colour") else f"{'-':>9}"
         target = TARGETS.get(name)
         print(f"{name:<19}{len(ours.pdf) / 1024:8.1f}{len(plain.pdf) / 1024:8.1f}{g4}{len(base) / 1024:8.1f}"
-              f"{(len(other[0]) / 1024 if other else float('nan')):9.1f}{(f'≤{target}' if target else '-'):>7}  {kind}")
+              f"{(len(other[0]) / 1024 if other else float('nan')):9.1f}{(f'≤{target}' if target else '-'):>7}  {kind}"
+              f"  ({breakdown(ours.pdf)})")
     jbig2_speed(corpus["text page"])
+
+
+def legibility(ocr: bool) -> None:
+    """Text pages stored at 300 dpi as cut vs. as stored now (bilevel_dpi, smoothed): bytes, marks, OCR recall."""
+    print(f"\n== bilevel text pages: what the size cuts keep == {load()}")
+    print(f"{'page':<17}{'stored as':<22}{'image KiB':>10}{'marks':>7}{'lost':>6}{'OCR recall':>11}{'digits':>8}")
+    for name, (seed, lines) in {"text page": (11, 26), "dense text page": (15, 34)}.items():
+        image, words = realistic.text_page_words(seed, lines)
+        luma = np.asarray(image)
+        reference = luma <= ink_threshold(luma[::4, ::4], paper_level(luma[::4, ::4]))
+        numbers = [w for w in words if any(c.isdigit() for c in w)]
+        full = Image.fromarray(~reference).convert("1")
+        variants = {"300 dpi, as cut": (full, 300.0), "300 dpi, smoothed": bilevel_bitmap(image, 300, 300),
+                    f"{EncodeOptions.bilevel_dpi:.0f} dpi, smoothed": bilevel_bitmap(image, 300)}
+        for label, (bitmap, dpi) in variants.items():
+            size = len(jbig2.encode_generic(bitmap) or _g4_tiff(bitmap, dpi))
+            marks = compare_marks(reference, ~np.asarray(bitmap))
+            found = read_words(bitmap, dpi) if ocr else []
+            recall = f"{word_recall(words, found):11.3f}{word_recall(numbers, found):8.3f}" if ocr else "  (no OCR)"
+            print(f"{name:<17}{label:<22}{size / 1024:10.1f}{marks.stored:7d}{marks.lost:6d}{recall}")
 
 
 def ink_colours() -> None:
@@ -276,8 +322,8 @@ def main() -> None:
     parser.add_argument("--no-ocr", action="store_true")
     parser.add_argument("--pages-200", action="store_true", help="also import a 200-page scanner PDF (slow)")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
-    parser.add_argument("--sections", default="sizes,ink,throughput,memory,signature",
-                        help="comma-separated subset of: sizes, ink, throughput, memory, signature")
+    parser.add_argument("--sections", default="sizes,legibility,ink,throughput,memory,signature",
+                        help="comma-separated subset of: sizes, legibility, ink, throughput, memory, signature")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child)
@@ -295,6 +341,8 @@ def main() -> None:
     wanted = set(args.sections.split(","))
     if "sizes" in wanted:
         sizes(corpus, ocr, args.workers)
+    if "legibility" in wanted:
+        legibility(ocr)
     if "ink" in wanted:
         ink_colours()
     if "throughput" in wanted:
