@@ -86,7 +86,8 @@ def test_grey_seal_on_grey_photocopy_stays_legible(tmp_path):
     output = np.asarray(stored.resize(image.size, Image.Resampling.NEAREST))
     assert output.shape == seal.shape
     kept = float((~output[seal]).mean())
-    assert kept >= 0.95, f"only {kept:.1%} of the grey seal's strokes are left"
+    assert kept >= 0.95, f"only {kept:.1%} of the grey seal's strokes are left"  # measured 95.8 % (300 dpi: 97.9)
+    assert len(pdf) <= 24 * 1024, f"grey seal page {len(pdf) / 1024:.1f} KiB"  # measured 21.3 (300 dpi: 35.2)
 
 
 def test_jbig2_bilevel_page_is_lossless_generic_region(tmp_path):
@@ -97,6 +98,7 @@ def test_jbig2_bilevel_page_is_lossless_generic_region(tmp_path):
         assert stream.Filter == pikepdf.Name.JBIG2Decode
         # symbol mode needs a shared symbol dictionary: a generic-region stream has no globals
         assert "/DecodeParms" not in stream and "/JBIG2Globals" not in str(stream.stream_dict)
+    assert len(pdf) <= 26 * 1024, f"text page {len(pdf) / 1024:.1f} KiB"  # measured 23.8 without OCR (300 dpi smoothed: 35.4)
     bitmap, dpi = bilevel_bitmap(image, 300)
     assert dpi == 200 and bitmap.size == (round(image.width * 2 / 3), round(image.height * 2 / 3))
     assert np.array_equal(page_bitmap(pdf, tmp_path), np.asarray(bitmap))
