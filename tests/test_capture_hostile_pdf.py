@@ -64,7 +64,7 @@ def test_each_kind_of_active_content_is_reported_and_left_behind(name, page_imag
     with pikepdf.open(io.BytesIO(output)) as pdf:
         assert len(pdf.pages) == 1
         [image] = pdf.pages[0].get_images().values()
-        assert int(image.Width) > 2000  # the page is still there, as an image
+        assert int(image.Width) > 1600  # the page is still there, as an image (a text page is stored at 200 dpi)
 
 
 def test_evil_exe_is_listed_in_the_input_and_gone_from_the_output(page_image, tmp_path):
@@ -83,7 +83,7 @@ def test_born_digital_page_is_rebuilt_from_pixels_not_copied(page_image, tmp_pat
         text_page = pdf.pages[1]
         assert "/Font" not in text_page.obj.Resources  # no source font, no source content stream operators
         [image] = text_page.get_images().values()
-        assert int(image.Width) >= 2000  # rendered at 300 dpi
+        assert int(image.Width) >= 1600  # rendered at 300 dpi, stored as a text page at 200 dpi
     assert b"DON DANG KY" not in output
 
 
