@@ -75,7 +75,10 @@ def _bridges(mask: np.ndarray) -> np.ndarray:
     or of a thin gap when `mask` is the paper."""
     p = np.pad(mask, 1)
     h, w = mask.shape
-    at = lambda dy, dx: p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]  # noqa: E731
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
     return (at(0, -1) & at(0, 1)) | (at(-1, 0) & at(1, 0)) | (at(-1, -1) & at(1, 1)) | (at(-1, 1) & at(1, -1))
 
 
