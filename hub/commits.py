@@ -14,16 +14,17 @@ Checks, in order (the first failure is the answer):
      address with the declared size (422).
 All writes happen in one transaction together with the hub sequence number. That
 transaction locks only the device's chain and takes its hub sequence number
-without a lock (a PostgreSQL sequence: numbers are unique and increasing, with
+without waiting for other commits (a PostgreSQL sequence under a shared lock that
+only cursor readers take exclusively: numbers are unique and increasing, with
 gaps where a transaction rolled back). On PostgreSQL its audit entry is queued
 in the same transaction and hash-chained right after (hub.audit_queue), so no
-commit holds a hub-wide lock; on SQLite it is appended directly.
+commit waits for another through its COMMIT; on SQLite it is appended directly.
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, BinaryIO
 
 from sync_protocol.canonical import canonical_json
 from sync_protocol.encryption import is_sealed
@@ -42,7 +43,7 @@ from .state import HubState
 from .storage.metadata import IntegrityError, Tx
 from .parsing import loads_bounded
 from .sealed import SEALED_MANIFEST_TYPE, open_objects, open_sealed_manifest
-from .uploads import object_owned
+from .uploads import open_owned
 
 log = logging.getLogger("motcua.hub.commits")
 
@@ -89,16 +90,24 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
     if existing is not None:
         return _replay(existing, manifest_hash), False
     check_commit_allowed(state, device, manifest)
-    for obj in manifest.objects:
-        found = object_owned(state, device, obj.sha256)
-        if found is None:
-            raise Unprocessable(f"object {obj.name} ({obj.sha256[:12]}…) has not been uploaded or is corrupt; upload it again",
-                                f"Tệp {obj.name} chưa được tải lên hoặc bị hỏng; hãy tải lại", code="object_missing")
-        if found["size"] != obj.size:
-            raise Unprocessable(f"object {obj.name} is {found['size']} bytes, manifest says {obj.size}",
-                                f"Tệp {obj.name} có {found['size']} byte, bản kê khai ghi {obj.size}", code="object_size_mismatch")
-    # Decrypt and verify the plaintext before any receipt exists (hub.sealed).
-    opened = open_objects(state, manifest)
+    read: dict[str, tuple[BinaryIO, int]] = {}  # each object read once: re-hashed here, decrypted below
+    try:
+        for obj in manifest.objects:
+            found = read.get(obj.sha256) or open_owned(state, device, obj.sha256)
+            if found is None:
+                raise Unprocessable(f"object {obj.name} ({obj.sha256[:12]}…) has not been uploaded or is corrupt; "
+                                    "upload it again", f"Tệp {obj.name} chưa được tải lên hoặc bị hỏng; hãy tải lại",
+                                    code="object_missing")
+            read[obj.sha256] = found
+            if found[1] != obj.size:
+                raise Unprocessable(f"object {obj.name} is {found[1]} bytes, manifest says {obj.size}",
+                                    f"Tệp {obj.name} có {found[1]} byte, bản kê khai ghi {obj.size}",
+                                    code="object_size_mismatch")
+        # Decrypt and verify the plaintext before any receipt exists (hub.sealed).
+        opened = open_objects(state, manifest, {sha: handle for sha, (handle, _) in read.items()})
+    finally:
+        for handle, _ in read.values():
+            handle.close()
     # Several hub instances may race for the same hub sequence number; the loser
     # of a uniqueness race retries (and finds the winner's commit if it was the same dossier).
     fork, deferred = False, audit_queue.defers(state.db)
@@ -122,10 +131,8 @@ def commit_manifest(state: HubState, device: Device, body: Any) -> tuple[dict[st
                                " cipher_sha256, plain_sha256, plain_size) VALUES (?,?,?,?,?,?,?,?)",
                                (manifest.dossier_id, manifest.dossier_version, doc.position, doc.name,
                                 doc.media_type, doc.cipher_sha256, doc.plain_sha256, doc.plain_size))
-                # Held for the commit's tail only: numbers must become visible in the order they are taken,
-                # because the case system pulls "after" a hub sequence (hub.case_system.pull) — a lower
-                # number committing after a higher one would be skipped. A rollback still leaves a gap.
-                tx.lock("hub-sequence")
+                # Taken last, so the number is held briefly: readers "after hub sequence N" (the case
+                # system's pull and webhooks) wait for its COMMIT (storage.metadata.read_in_sequence_order).
                 hub_sequence = tx.next_hub_sequence()
                 receipt = Receipt(
                     manifest_hash=manifest_hash, dossier_id=manifest.dossier_id, dossier_code=manifest.dossier_code,

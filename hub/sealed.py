@@ -20,7 +20,8 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from contextlib import nullcontext
+from typing import Any, BinaryIO, Mapping
 
 from sync_protocol.encryption import SCHEMA, DecryptionError, decrypt_bytes, decrypt_stream
 from sync_protocol.manifest import Manifest
@@ -79,8 +80,10 @@ def expected_plaintexts(manifest: Manifest) -> dict[str, tuple[str, int]] | None
     return result
 
 
-def open_objects(state: HubState, manifest: Manifest) -> list[OpenedDocument]:
-    """Decrypt and verify every object of an encrypted manifest into the object store."""
+def open_objects(state: HubState, manifest: Manifest,
+                 sources: Mapping[str, BinaryIO] | None = None) -> list[OpenedDocument]:
+    """Decrypt and verify every object of an encrypted manifest into the object store. `sources`:
+    ciphertexts already read (and re-hashed) by the caller, by sha256; others are read from the store."""
     expected = expected_plaintexts(manifest)
     if expected is None:
         return [OpenedDocument(i, o.name, o.media_type, o.sha256, o.sha256, o.size) for i, o in enumerate(manifest.objects)]
@@ -91,7 +94,7 @@ def open_objects(state: HubState, manifest: Manifest) -> list[OpenedDocument]:
     for position, obj in enumerate(manifest.objects):
         plain_sha, plain_size = expected[obj.name]
         # no "is it there already?" first (a HEAD on S3): storing an object that exists is harmless
-        _decrypt_into_store(state, obj.name, obj.sha256, plain_sha, plain_size, tmp_dir)
+        _decrypt_into_store(state, obj.name, obj.sha256, plain_sha, plain_size, tmp_dir, (sources or {}).get(obj.sha256))
         opened.append(OpenedDocument(position, obj.name, obj.media_type, obj.sha256, plain_sha, plain_size))
     return opened
 
@@ -128,10 +131,13 @@ def _running(pid: int) -> bool:
 
 
 def _decrypt_into_store(state: HubState, name: str, cipher_sha: str, plain_sha: str, plain_size: int,
-                        tmp_dir: Path) -> None:
+                        tmp_dir: Path, given: BinaryIO | None = None) -> None:
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=f"open-{os.getpid()}-")
+    if given is not None:
+        given.seek(0)  # the same object may be named twice in a manifest
     try:
-        with os.fdopen(fd, "wb") as out, state.objects.open(cipher_sha) as source:
+        with os.fdopen(fd, "wb") as out, (nullcontext(given) if given is not None
+                                          else state.objects.open(cipher_sha)) as source:
             result = decrypt_stream(source, out, state.encryption_key)  # type: ignore[arg-type]
             out.flush()
             os.fsync(out.fileno())

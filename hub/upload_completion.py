@@ -3,9 +3,11 @@
 The last chunk of an upload starts the completion; its steps, each a crash
 point (hub.crashpoints):
 
-  1. the last chunk's bytes are durable in the UploadStore — the offset in
-     the database has NOT moved yet;
-  2. the whole upload is staged (assembled locally);
+  1. the last chunk has arrived (it is handed to the staging, not stored on
+     its own: on S3 that saves a PUT, a GET and a delete per upload) and the
+     bytes before it are durable in the UploadStore — the offset in the
+     database has NOT moved yet;
+  2. the whole upload is staged (assembled locally, ending with the last chunk);
   3. the staged bytes are verified against the declared sha256 and adopted
      into the ObjectStore (a no-op if the object is already there);
   4. ONE transaction records the new offset (= length), `finished_at` and the
@@ -15,8 +17,8 @@ point (hub.crashpoints):
 The database offset reaches the upload's length only in step 4, together with
 ownership. So a hub that dies in steps 1–3 reports the previous offset to the
 client's HEAD, the client re-sends only the last chunk, and the completion runs
-again — idempotently, because both stores keep the upload's bytes until
-step 5 and adopting an object that is already stored is harmless. A hub that
+again — idempotently, because both stores keep the bytes before the last chunk
+until step 5 and adopting an object that is already stored is harmless. A hub that
 dies after step 4 has finished: `HEAD /v1/objects/<sha256>` answers "held" and
 the client goes straight to its commit. The client never sees "complete" for
 an object the hub does not own, and never re-sends the whole file.
@@ -38,15 +40,16 @@ log = logging.getLogger("motcua.hub.upload_completion")
 OWNER_SQL = "INSERT INTO object_owners(sha256, device_id, size) VALUES (?,?,?) ON CONFLICT DO NOTHING"
 
 
-def finish_upload(state: HubState, device_id: str, row: dict[str, Any]) -> None:
-    """Steps 2–5 for an upload whose bytes (all `row['length']` of them) are durable.
+def finish_upload(state: HubState, device_id: str, row: dict[str, Any], last_chunk: tuple[int, bytes]) -> None:
+    """Steps 2–5 for an upload whose bytes before `last_chunk` = (offset, data) are durable and
+    whose `last_chunk` ends it.
 
     The caller holds the upload's lock. Raises Unprocessable (and discards the
     upload) when the bytes do not hash to the declared sha256."""
     upload_id, sha256, length = row["upload_id"], row["sha256"], row["length"]
     crash_point("upload_last_chunk_durable")
     uploads = state.storage.uploads
-    path = uploads.stage_complete(upload_id, length)
+    path = uploads.stage_complete(upload_id, length, tail=last_chunk)
     try:
         crash_point("upload_staged")
         try:

@@ -23,7 +23,7 @@ import logging
 import re
 import secrets
 from email.utils import formatdate
-from typing import Any
+from typing import Any, BinaryIO, Callable, TypeVar
 
 from sync_protocol.errors import InvalidDocument, ObjectCorrupt
 from sync_protocol.manifest import check_object_name
@@ -38,6 +38,7 @@ from .upload_completion import OWNER_SQL, finish_upload
 log = logging.getLogger("motcua.hub.uploads")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+T = TypeVar("T")
 
 
 def is_sha256(text: str) -> bool:
@@ -177,18 +178,19 @@ def append_chunk(state: HubState, device: Device, upload_id: str, offset: int, c
         _check_sha1(checksum, chunk)
         if row.get("finished_at") is not None:
             return row["upload_offset"]  # already finished (a replayed last PATCH): nothing to write
+        new_offset = offset + len(chunk)
         try:
+            if new_offset == row["length"]:
+                # The last chunk goes straight into the completion, and the offset reaches the length
+                # only together with ownership (hub.upload_completion).
+                finish_upload(state, device.device_id, row, (offset, chunk))
+                return new_offset
             state.storage.uploads.write_at(upload_id, offset, chunk)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise InsufficientStorage("hub disk is full; nothing was stored, retry later",
                                           "Ổ đĩa trung tâm đã đầy; chưa lưu gì, thử lại sau") from exc
             raise
-        new_offset = offset + len(chunk)
-        if new_offset == row["length"]:
-            # The offset reaches the length only together with ownership (hub.upload_completion).
-            finish_upload(state, device.device_id, row)
-            return new_offset
         # The offset moves only after the bytes are durable: the database is the truth.
         state.db.execute("UPDATE uploads SET upload_offset=?, updated_at=? WHERE upload_id=?",
                          (new_offset, state.now(), upload_id))
@@ -232,18 +234,35 @@ def _forget(state: HubState, upload_id: str) -> None:
         state.storage.locks.forget(f"upload:{upload_id}")
 
 
+def _owner_row(state: HubState, device: Device, sha256: str) -> dict[str, Any] | None:
+    return state.db.one("SELECT * FROM object_owners WHERE sha256=? AND device_id=?", (sha256, device.device_id))
+
+
 def object_owned(state: HubState, device: Device, sha256: str, *, verify: bool = True) -> dict[str, Any] | None:
     """The device's claim on a stored object (re-hashed when `verify`); None if it has none."""
-    row = state.db.one("SELECT * FROM object_owners WHERE sha256=? AND device_id=?", (sha256, device.device_id))
+    row = _owner_row(state, device, sha256)
     if row is None:
         return None
     if not verify:
         return {"sha256": sha256, "size": row["size"]} if state.objects.has(sha256) else None
+    size = _unless_corrupt(state, sha256, state.objects.verify)
+    return None if size is None else {"sha256": sha256, "size": size}
+
+
+def open_owned(state: HubState, device: Device, sha256: str) -> tuple[BinaryIO, int] | None:
+    """`object_owned` with the re-hashed bytes kept open (handle, size): a commit decrypts from the
+    same read (hub.sealed) — one GET per object on S3, not two. None if the device has no claim."""
+    if _owner_row(state, device, sha256) is None:
+        return None
+    return _unless_corrupt(state, sha256, state.objects.open_verified)
+
+
+def _unless_corrupt(state: HubState, sha256: str, read: Callable[[str], T]) -> T | None:
+    """`read(sha256)`, or None after forgetting an object that fails its hash check."""
     try:
-        size = state.objects.verify(sha256)
+        return read(sha256)
     except ObjectCorrupt:
         log.error("object_corrupt object=%s", sha256[:12])
         state.db.execute("DELETE FROM object_owners WHERE sha256=?", (sha256,))
         state.objects.delete(sha256)
         return None
-    return {"sha256": sha256, "size": size}

@@ -14,7 +14,8 @@ import pytest
 
 from hub.config import HubConfig
 from hub.storage import Storage, open_storage
-from hub.storage.metadata import SCHEMA_VERSION, IntegrityError
+from hub.storage.metadata import NO_LOCK, SCHEMA_VERSION, IntegrityError, read_in_sequence_order
+from hub.storage.stats import STATS
 from sync_protocol.errors import ObjectCorrupt
 
 from .fixtures_servers import *  # noqa: F401,F403
@@ -127,6 +128,42 @@ def test_concurrent_transactions_from_two_instances_never_hand_out_one_number_tw
         numbers = sorted(n for r in results for n in r)
         assert numbers == list(range(1, 8 * 15 + 1))
     finally:
+        second.close()
+
+
+def test_a_cursor_read_waits_for_a_lower_hub_sequence_still_committing_but_commits_never_wait(pg_url, tmp_path):
+    """PostgreSQL hands out hub sequence numbers before COMMIT, so number 1 may commit after 2. Commits
+    must not wait for each other; a "hub_sequence > N" reader must see 1 and 2 together, never 2 alone."""
+    config = HubConfig(data_dir=tmp_path / "hub", database_url=pg_url)
+    first, second = open_storage(config), open_storage(config)  # two hub instances
+    sql = "SELECT created FROM nonces WHERE key_id='seq' AND created > ? ORDER BY created"
+    low_taken, low_may_commit, read = threading.Event(), threading.Event(), []
+
+    def slow_commit() -> None:
+        with first.db.transaction(lock=NO_LOCK) as tx:
+            n = tx.next_hub_sequence()
+            tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('seq', 'low', ?)", (n,))
+            low_taken.set()
+            assert low_may_commit.wait(60)
+
+    try:
+        writer = threading.Thread(target=slow_commit)
+        writer.start()
+        assert low_taken.wait(60)
+        with second.db.transaction(lock=NO_LOCK) as tx:  # not blocked by the uncommitted lower number
+            high = tx.next_hub_sequence()
+            tx.execute("INSERT INTO nonces(key_id, nonce, created) VALUES ('seq', 'high', ?)", (high,))
+        reader = threading.Thread(target=lambda: read.append(read_in_sequence_order(second.db, sql, (0,))))
+        reader.start()
+        reader.join(1.0)
+        assert reader.is_alive() and read == []  # waits: returning only `high` would skip the lower number
+        low_may_commit.set()
+        writer.join(60)
+        reader.join(60)
+        assert [r["created"] for r in read[0]] == [high - 1, high]
+    finally:
+        low_may_commit.set()
+        first.close()
         second.close()
 
 
@@ -277,6 +314,44 @@ def test_a_completion_cut_short_can_stage_again_and_never_changes_an_adopted_obj
     assert storage.objects.verify(sha) == len(data)   # … never reaches the stored object
     storage.uploads.delete(UPLOAD)
     assert storage.objects.verify(sha) == len(data)
+
+
+def test_the_last_chunk_is_staged_from_memory_and_an_s3_store_never_sees_it(backend):
+    """upload_completion hands the last chunk to the staging: the staged whole is the stored bytes, then
+    that chunk. On S3 it costs no request of its own: a one-chunk upload completes without any."""
+    config, storage = backend
+    storage.uploads.create(UPLOAD)
+    storage.uploads.write_at(UPLOAD, 0, b"abcd")
+    storage.uploads.write_at(UPLOAD, 4, b"LOST")  # unacknowledged, then the client ends the upload differently
+    path = storage.uploads.stage_complete(UPLOAD, 7, tail=(4, b"efg"))
+    assert Path(path).read_bytes() == b"abcdefg"
+    storage.uploads.cleanup_staged(UPLOAD, path)
+    storage.uploads.delete(UPLOAD)
+    single = "f" * 32
+    before = dict(STATS.snapshot()["object_requests"])
+    storage.uploads.create(single)
+    path = storage.uploads.stage_complete(single, 3, tail=(0, b"xyz"))
+    assert Path(path).read_bytes() == b"xyz"
+    storage.uploads.cleanup_staged(single, path)
+    storage.uploads.delete(single)
+    assert STATS.snapshot()["object_requests"] == before  # S3: no PUT, GET nor DeleteObjects
+
+
+def test_open_verified_reads_once_and_refuses_rotten_bytes(backend, tmp_path):
+    config, storage = backend
+    path, sha = _file(tmp_path, b"sealed dossier bytes " * 500)
+    storage.objects.put_file(path, sha)
+    before = STATS.snapshot()["object_requests"].get("GetObject", 0)
+    handle, size = storage.objects.open_verified(sha)
+    with handle:
+        assert size == path.stat().st_size and handle.read() == path.read_bytes()
+    if config.object_store_url:
+        assert STATS.snapshot()["object_requests"]["GetObject"] == before + 1
+    _corrupt(config, storage, sha)
+    with pytest.raises(ObjectCorrupt):
+        storage.objects.open_verified(sha)
+    with pytest.raises(ObjectCorrupt):
+        storage.objects.open_verified("0" * 64)  # missing counts as corrupt
 
 
 def test_upload_delete_forgets_bytes_and_unknown_ids_are_harmless(storage):

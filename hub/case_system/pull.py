@@ -21,7 +21,7 @@ from sync_protocol.manifest import CHANNELS
 from .. import audit
 from ..errors import BadRequest, Conflict, NotFound
 from ..state import HubState
-from ..storage.metadata import IntegrityError
+from ..storage.metadata import IntegrityError, read_in_sequence_order
 from .access import CaseSystem, note_pull
 
 log = logging.getLogger("motcua.hub.case_system.pull")
@@ -100,7 +100,8 @@ def dossiers_page(state: HubState, client: CaseSystem, after: str | None, limit:
     """The next page of dossiers for `client` after cursor `after`, in commit order; audited."""
     position, limit = parse_cursor(after), check_limit(limit)
     scope, params = client.agency_sql("v.agency_code")
-    rows = state.db.query(
+    rows = read_in_sequence_order(  # never past a lower number that is still committing
+        state.db,
         "SELECT d.*, v.agency_code, a.acked_at FROM dossiers d JOIN devices v ON v.device_id = d.device_id"
         " LEFT JOIN case_acks a ON a.token_name = ? AND a.dossier_id = d.dossier_id"
         " AND a.dossier_version = d.dossier_version"

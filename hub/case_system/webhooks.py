@@ -39,7 +39,7 @@ from .. import audit
 from ..errors import BadRequest, Conflict, NotFound
 from ..feed import event_json
 from ..state import HubState
-from ..storage.metadata import IntegrityError
+from ..storage.metadata import IntegrityError, read_in_sequence_order
 from .access import CaseSystem
 from .pull import documents_of, dossier_entry
 
@@ -156,7 +156,8 @@ def _outbox_id(endpoint: str, key: str) -> str:
 
 def _committed_events(state: HubState, endpoint: dict[str, Any], client: CaseSystem) -> list[tuple[int, dict]]:
     scope, params = client.agency_sql("v.agency_code")
-    rows = state.db.query(
+    rows = read_in_sequence_order(  # never past a lower number that is still committing
+        state.db,
         "SELECT d.*, v.agency_code, NULL AS acked_at FROM dossiers d JOIN devices v ON v.device_id = d.device_id"
         f" WHERE d.hub_sequence > ? AND {scope} ORDER BY d.hub_sequence LIMIT ?",
         (endpoint["dossier_position"], *params, BATCH))

@@ -29,6 +29,9 @@ from typing import Any, Protocol, Sequence
 GLOBAL_LOCK = "global"
 AUDIT_LOCK = "audit-tail"
 NO_LOCK = None
+#: commits take it shared with their hub sequence number (Tx.next_hub_sequence), readers of "after hub
+#: sequence N" exclusively (read_in_sequence_order): commits never wait for each other on it
+SEQUENCE_LOCK = "hub-sequence"
 
 #: forward migrations: version -> statements (shared by every SQL implementation)
 MIGRATIONS: dict[int, list[str]] = {
@@ -190,14 +193,16 @@ class IntegrityError(Exception):
 class Tx(Protocol):
     """Statements inside one transaction."""
 
-    def lock(self, name: str, *, counted: bool = True) -> None:
+    def lock(self, name: str, *, counted: bool = True, shared: bool = False) -> None:
         """Wait for the named lock; it is held until the transaction ends. `counted`: add the
-        wait to the request threads' lock-wait figure (hub.storage.stats)."""
+        wait to the request threads' lock-wait figure (hub.storage.stats). `shared`: any number of
+        shared holders at once, excluding only an exclusive holder."""
 
     def next_hub_sequence(self) -> int:
-        """A hub sequence number no other transaction gets. PostgreSQL: from a sequence, without
-        waiting for any lock — a transaction that rolls back leaves a gap. SQLite: MAX + 1 (the
-        only writer), gap-free."""
+        """A hub sequence number no other transaction gets. PostgreSQL: from a sequence, holding
+        SEQUENCE_LOCK shared until the transaction ends — so commits never wait for each other, and
+        `read_in_sequence_order` (exclusive) waits until every number taken so far is committed or
+        rolled back; a rollback leaves a gap. SQLite: MAX + 1 (the only writer), gap-free."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -225,6 +230,15 @@ class MetadataDB(Tx, Protocol):
 
     def close(self) -> None:
         ...
+
+
+def read_in_sequence_order(db: MetadataDB, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Run a "hub_sequence > N" page query that never skips a number: numbers are taken before their
+    commit ends, so a lower number may commit after a higher one. Under SEQUENCE_LOCK (exclusive) the
+    query waits until every transaction holding a number has ended, and new ones wait for it — so a
+    cursor past the last row returned never passes a number that commits later."""
+    with db.transaction(lock=SEQUENCE_LOCK) as tx:
+        return tx.query(sql, params)
 
 
 def migrate(db: MetadataDB) -> int:

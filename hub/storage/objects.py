@@ -10,6 +10,8 @@ Guarantees an implementation must give:
     (ObjectCorrupt), which leaves it for the caller.
   * `verify(sha256)` re-reads and re-hashes; returns the size or raises
     ObjectCorrupt (a missing object counts as corrupt).
+  * `open_verified(sha256)` is `verify` and `open` in one read of the store:
+    (a seekable handle at byte 0, size), or ObjectCorrupt.
   * objects are never modified in place.
   * `ping()` returns quickly when the store can be reached (for /readyz), else raises.
 """
@@ -34,6 +36,8 @@ class ObjectStore(Protocol):
     def open(self, sha256: str) -> BinaryIO: ...
 
     def verify(self, sha256: str) -> int: ...
+
+    def open_verified(self, sha256: str) -> tuple[BinaryIO, int]: ...
 
     def delete(self, sha256: str) -> bool: ...
 
@@ -76,6 +80,10 @@ class FileObjectStore:
 
     def verify(self, sha256: str) -> int:
         return self.store.verify(sha256)
+
+    def open_verified(self, sha256: str) -> tuple[BinaryIO, int]:
+        size = self.store.verify(sha256)  # local reads are cheap: check, then open
+        return self.store.open(sha256), size
 
     def delete(self, sha256: str) -> bool:
         return self.store.delete(sha256)

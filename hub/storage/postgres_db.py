@@ -35,7 +35,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from .metadata import GLOBAL_LOCK, IntegrityError, Tx, migrate
+from .metadata import GLOBAL_LOCK, SEQUENCE_LOCK, IntegrityError, Tx, migrate
 from .pg_locks import lock_key
 from .stats import STATS
 
@@ -64,20 +64,24 @@ class _PgTx:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def lock(self, name: str, *, counted: bool = True) -> None:
+    def lock(self, name: str, *, counted: bool = True, shared: bool = False) -> None:
         # Try first: only a lock someone else holds costs a second round trip, and only that
         # wait counts as lock wait in STATS (not the round trip every lock costs).
         key = WRITE_LOCK_KEY if name == GLOBAL_LOCK else lock_key(name)
-        if self.conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (key,)).fetchone()["ok"]:
+        mode = "_shared" if shared else ""
+        if self.conn.execute(f"SELECT pg_try_advisory_xact_lock{mode}(%s) AS ok", (key,)).fetchone()["ok"]:
             if counted:
                 STATS.waited_for_lock(0.0)
             return
         started = time.perf_counter()
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        self.conn.execute(f"SELECT pg_advisory_xact_lock{mode}(%s)", (key,))
         if counted:
             STATS.waited_for_lock(time.perf_counter() - started)
 
     def next_hub_sequence(self) -> int:
+        # Shared: commits never wait for each other here (an exclusive lock held through every COMMIT's
+        # fsync made them queue); only read_in_sequence_order waits for the holders (metadata.py).
+        self.lock(SEQUENCE_LOCK, shared=True)
         return int(self.conn.execute(f"SELECT nextval('{HUB_SEQUENCE}') AS n").fetchone()["n"])
 
     def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:

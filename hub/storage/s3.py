@@ -163,18 +163,44 @@ class S3ObjectStore:
         """A seekable local copy of the object (spooled to disk beyond 8 MB).
 
         One GET streamed into the spool — not download_fileobj, which adds a HEAD first."""
+        try:
+            spool = self._spool(sha256, None)
+        except ClientError as exc:
+            if _missing(exc):
+                raise FileNotFoundError(f"object {sha256} is not in the store") from exc
+            raise
+        spool.seek(0)
+        return spool
+
+    def open_verified(self, sha256: str) -> tuple[BinaryIO, int]:
+        """One GET, hashed as it is spooled (a commit verifies and decrypts from it: not two GETs)."""
+        digest = hashlib.sha256()
+        try:
+            spool = self._spool(sha256, digest)
+        except ClientError as exc:
+            if _missing(exc):
+                raise ObjectCorrupt(f"object {sha256} is missing") from exc
+            raise
+        if digest.hexdigest() != sha256:
+            spool.close()
+            raise ObjectCorrupt(f"object {sha256} is corrupt (hashes to {digest.hexdigest()})")
+        size = spool.tell()
+        spool.seek(0)
+        return spool, size
+
+    def _spool(self, sha256: str, digest: Any) -> BinaryIO:
+        """The object in a local spool (disk beyond 8 MB), each block also fed to `digest`."""
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
         try:
             body = self.client.get_object(Bucket=self.location.bucket, Key=self._key(sha256))["Body"]
             for block in body.iter_chunks(_BLOCK):
                 spool.write(block)
-        except ClientError as exc:
+                if digest is not None:
+                    digest.update(block)
+        except BaseException:
             spool.close()
-            if _missing(exc):
-                raise FileNotFoundError(f"object {sha256} is not in the store") from exc
             raise
-        spool.seek(0)
-        return spool  # type: ignore[return-value]
+        return spool  # type: ignore[return-value]  # positioned at its end
 
     def verify(self, sha256: str) -> int:
         try:
@@ -249,13 +275,16 @@ class S3UploadStore:
                                    Body=data,
                                    ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"))
 
-    def stage_complete(self, upload_id: str, length: int | None = None) -> Path:
+    def stage_complete(self, upload_id: str, length: int | None = None,
+                       tail: tuple[int, bytes] | None = None) -> Path:
         """Concatenate the chunks that tile the upload from byte 0. With `length` known, no LIST:
-        each chunk's key is where the previous one ended (one GET per chunk)."""
+        each chunk's key is where the previous one ended (one GET per chunk). The `tail` (the last
+        chunk) is never stored: no PUT, GET nor delete for it — a one-chunk upload costs no request."""
         handle = tempfile.NamedTemporaryFile(dir=self.staging_dir, prefix=f"{upload_id}-", delete=False)
         keys: list[str] = []
+        end = tail[0] if tail is not None else length
         with handle:
-            if length is None:
+            if end is None:
                 expected = 0
                 for start, key, size in self._chunks(upload_id):
                     if start != expected:
@@ -265,13 +294,15 @@ class S3UploadStore:
                     expected = start + size
             else:
                 offset = 0
-                while offset < length:
+                while offset < end:
                     key = f"{self._prefix(upload_id)}{offset:016d}"
                     copied = self._copy_chunk(key, handle)
                     if not copied:
                         break  # missing: the hash check that follows refuses the upload
                     keys.append(key)
                     offset += copied
+            if tail is not None:
+                handle.write(tail[1])
             handle.flush()
             os.fsync(handle.fileno())
         self._staged_keys[upload_id] = keys

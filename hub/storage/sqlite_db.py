@@ -20,7 +20,7 @@ class _SQLiteTx:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    def lock(self, name: str, *, counted: bool = True) -> None:
+    def lock(self, name: str, *, counted: bool = True, shared: bool = False) -> None:
         """BEGIN IMMEDIATE already made this transaction the only writer."""
 
     def next_hub_sequence(self) -> int:

@@ -6,9 +6,12 @@ Guarantees an implementation must give:
     appends `data`, and returns only when the bytes are durable. On a full disk
     it raises OSError(ENOSPC) and leaves the upload at `offset`. The caller
     only passes 0 or the end of an acknowledged write as `offset`.
-  * `stage_complete(upload_id, length)` returns a local file path holding the whole
+  * `stage_complete(upload_id, length, tail)` returns a local file path holding the whole
     upload (`length`, when given, lets a store skip listing what it holds) (for hashing and handing to the ObjectStore, which may take it);
-    `cleanup_staged` removes what is left of it. The upload's own bytes stay
+    `cleanup_staged` removes what is left of it. `tail=(offset, data)` is the upload's
+    last chunk, given instead of written: the staged file is the stored bytes before
+    `offset`, then `data`; the store need not keep `data` (the client re-sends it if the
+    completion is cut short, since the offset has not moved). The upload's own bytes stay
     until `delete` — even once the staged file was adopted — so a completion
     cut short by a crash can stage again, and a later `write_at` never changes
     an object already adopted from an earlier staging.
@@ -35,7 +38,8 @@ class UploadStore(Protocol):
 
     def write_at(self, upload_id: str, offset: int, data: bytes) -> None: ...
 
-    def stage_complete(self, upload_id: str, length: int | None = None) -> Path: ...
+    def stage_complete(self, upload_id: str, length: int | None = None,
+                       tail: tuple[int, bytes] | None = None) -> Path: ...
 
     def cleanup_staged(self, upload_id: str, path: Path) -> None: ...
 
@@ -79,9 +83,13 @@ class FileUploadStore:
     def _staged_path(self, upload_id: str) -> Path:
         return self.root / f"{upload_id}.staged"
 
-    def stage_complete(self, upload_id: str, length: int | None = None) -> Path:
+    def stage_complete(self, upload_id: str, length: int | None = None,
+                       tail: tuple[int, bytes] | None = None) -> Path:
         """A hard link to the upload file: the object store may move it into place (no copy)
-        while the upload file itself stays until `delete`."""
+        while the upload file itself stays until `delete`. A local file is cheap to append to,
+        so the tail is simply written first."""
+        if tail is not None:
+            self.write_at(upload_id, *tail)
         staged = self._staged_path(upload_id)
         staged.unlink(missing_ok=True)  # left by a completion that crashed before adopting it
         os.link(self._path(upload_id), staged)
