@@ -72,9 +72,11 @@ def drain(db: MetadataDB, limit: int = BATCH) -> int:
 
 def drain_all(db: MetadataDB) -> int:
     total = 0
-    while (n := drain(db)):
+    while True:
+        n = drain(db)
         total += n
-    return total
+        if n < BATCH:  # a short batch was all there was: no second, empty transaction per wake-up
+            return total
 
 
 class _Drainer:

@@ -14,7 +14,7 @@ ENV = "MOTCUA_HUB_CRASH_AT"
 
 #: the steps of finishing an upload (hub.upload_completion), in order
 POINTS = (
-    "upload_last_chunk_durable",  # the last chunk's bytes are durable; offset not yet moved
+    "upload_last_chunk_durable",  # the last chunk has arrived (the bytes before it are durable); offset not yet moved
     "upload_staged",              # the whole upload is assembled locally; not yet in the object store
     "upload_adopted",             # the object is in the object store; offset and owner not yet recorded
     "upload_recorded",            # offset, finished_at and owner committed; upload bytes not yet deleted

@@ -80,6 +80,12 @@ def test_unsynced_writes_commit_and_keep_conflict_semantics(storage):
     with storage.db.transaction() as tx:  # an ordinary commit afterwards still works
         tx.execute(sql, ("k", "m", 3))
     assert [r["created"] for r in storage.db.query("SELECT created FROM nonces ORDER BY created")] == [1, 3]
+    assert storage.db.execute_unsynced(sql, ("k", "it's 100% '; DROP TABLE nonces; --", 4)) == 1  # values escaped
+    with pytest.raises(IntegrityError):
+        storage.db.execute_unsynced("INSERT INTO nonces(key_id, nonce, created) VALUES (?,?,?)", ("k", "n", 5))
+    assert storage.db.execute_unsynced(sql, ("k", "after", 6)) == 1  # the connection is usable again
+    assert [r["nonce"] for r in storage.db.query("SELECT nonce FROM nonces WHERE created >= 4 ORDER BY created")] == \
+        ["it's 100% '; DROP TABLE nonces; --", "after"]
 
 
 def test_uniqueness_violation_raises_integrity_error_and_rolls_back_the_whole_transaction(storage):

@@ -163,12 +163,18 @@ class PostgresDB:
             return _PgTx(conn).execute(sql, params)
 
     def execute_unsynced(self, sql: str, params: Sequence[Any] = ()) -> int:
-        # synchronous_commit=off for this transaction only: WAL flushed by the next ordinary commit
+        # synchronous_commit=off for this transaction only: WAL flushed by the next ordinary commit.
+        # Every request writes one (the replay cache), so one round trip, not BEGIN/SET/INSERT/COMMIT:
+        # several statements in one simple query run as one implicit transaction (a failure rolls
+        # back both), which needs client-side binding (psycopg.ClientCursor escapes the values).
         STATS.transaction()
-        with self._connection() as conn:
-            with conn.transaction():
-                conn.execute("SET LOCAL synchronous_commit TO OFF")
-                return _PgTx(conn).execute(sql, params)
+        with self._connection() as conn, psycopg.ClientCursor(conn) as cursor:
+            try:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF; " + translate(sql), tuple(params))
+            except psycopg.errors.IntegrityError as exc:
+                raise IntegrityError(str(exc).strip()) from exc
+            cursor.nextset()  # the statement's result, after SET's
+            return cursor.rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         STATS.transaction()
