@@ -11,7 +11,7 @@ Concurrency, across threads *and* hub instances:
     transactions naming the same lock run one after another, the rest in
     parallel. The default GLOBAL_LOCK gives SQLite's `BEGIN IMMEDIATE`
     semantics to rare admin writes; the commit path locks only the device's
-    chain and, for its last statements, the audit tail (hub.commits). Statements
+    chain, and the hub sequence in shared mode (hub.commits). Statements
     run at READ COMMITTED, so after a lock is held they see every commit made
     under it (e.g. `MAX(hub_sequence) + 1` under the audit-tail lock cannot
     collide). The schema's constraints — (dossier_id, version) primary key,
