@@ -158,3 +158,35 @@ def test_an_upload_being_written_through_one_instance_is_refused_by_the_other(in
     finally:
         locker.close()
         ctx.close()
+
+
+def _object_requests(hub: HubProcess) -> dict[str, float]:
+    """This instance's object-store requests by operation, from its /metrics."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(requests.get(hub.url + "/metrics", timeout=30).text):
+        for sample in family.samples:
+            if sample.name == "motcua_hub_object_store_requests_total":
+                found[sample.labels["operation"]] = sample.value
+    return found
+
+
+def test_a_one_chunk_dossier_costs_the_object_store_two_puts_and_one_get(instances, tmp_path):
+    """The S3 budget per small dossier (bench_load): the last chunk is never stored on its own and the
+    commit re-hashes and decrypts from one GET — PUT ciphertext, GET it back at commit, PUT plaintext."""
+    hub = instances[0]
+    ctx = AgentContext.open(tmp_path / "desk")
+    try:
+        enrol(ctx, hub.url, hub.token(), SITE)
+        quick_dossier(ctx)
+        seal_all(ctx)
+        before = _object_requests(hub)
+        report = sync_once(ctx)
+        assert len(report.committed) == 1, report.to_json()
+        after = _object_requests(hub)
+    finally:
+        ctx.close()
+    spent = {op: after.get(op, 0) - before.get(op, 0) for op in ("PutObject", "GetObject", "DeleteObjects", "HeadObject")}
+    assert spent == {"PutObject": 2, "GetObject": 1, "DeleteObjects": 0, "HeadObject": 0}
