@@ -39,14 +39,20 @@ def check_procedure_and_channel(procedure_code: str, channel: str) -> None:
 
 def pipeline_options(ctx: AgentContext, **overrides: object) -> PipelineOptions:
     """Pipeline options from the agent's settings (OCR: setting `ocr`, overridden by $MOTCUA_OCR)."""
+    from scanners.encoding import EncodeOptions
     from scanners.ocr import ocr_available
 
     settings = ctx.config.settings
     mode = (os.environ.get("MOTCUA_OCR") or settings.ocr or "auto").lower()
     ocr = ocr_available() if mode == "auto" else mode in ("on", "1", "true", "yes")
+    if not 150 <= settings.text_page_dpi <= 600:
+        raise InputError(f"text_page_dpi = {settings.text_page_dpi} ngoài khoảng 150–600.",
+                         f"text_page_dpi = {settings.text_page_dpi} is outside 150–600.",
+                         "Sửa settings.text_page_dpi trong config.json / fix it in config.json (200 or 300)")
     values: dict = {"ocr": ocr, "blank_threshold": settings.blank_threshold,
                     "drop_blank": settings.blank_threshold > 0, "deskew": settings.deskew,
-                    "cover_code_pattern": settings.cover_code_pattern}
+                    "cover_code_pattern": settings.cover_code_pattern,
+                    "encode": EncodeOptions(bilevel_dpi=float(settings.text_page_dpi))}
     values.update(overrides)
     return PipelineOptions(**values)
 
