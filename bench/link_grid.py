@@ -14,7 +14,8 @@ Per cell and client it prints:
   goodput_pct_of_uptime   the same / capacity of the up-time (rate × up seconds × 1448/1514)
   first_byte_median_s/max link up → the hub receives a full data frame (median, max over windows)
   empty_windows_pct       link-up windows in which fewer than 4 frames reached the hub
-  longest_idle_up_s       the longest stretch of up-time with no frame reaching the hub
+  longest_idle_up_s       the longest stretch of up-time with no frame reaching the hub (the first window
+                          counts from the client's first frame: process start-up is not idle link)
 
 Payload durable at the hub: motcua — finished objects plus the durable offsets of
 unfinished tus uploads; the baseline — files whose whole POST arrived.
@@ -77,19 +78,22 @@ def _cut_schedule(link, cell: Cell, seconds: float, stop: threading.Event, seen:
         if not first:
             link.up()
         up_at, before = time.monotonic(), link.counters()["up_received"]
-        last_seen, last_change, got_first = before, up_at, first  # the first window starts with the process
+        # the first window starts with the client process: its start-up is neither a first byte nor idle link
+        last_seen, last_change, got_first = before, (None if first else up_at), first
         up_until = min(end, up_at + cell.period - cell.cut)
         while time.monotonic() < up_until and not stop.is_set():
             now, received = time.monotonic(), link.counters()["up_received"]
             if received - last_seen >= FRAME:
-                seen.longest_idle_up = max(seen.longest_idle_up, now - last_change)
+                if last_change is not None:
+                    seen.longest_idle_up = max(seen.longest_idle_up, now - last_change)
                 last_seen, last_change = received, now
                 if not got_first:
                     seen.first_byte.append(now - up_at)
                     got_first = True
             time.sleep(0.05)
         now = time.monotonic()
-        seen.longest_idle_up = max(seen.longest_idle_up, now - last_change)
+        if last_change is not None:
+            seen.longest_idle_up = max(seen.longest_idle_up, now - last_change)
         seen.up_seconds += now - up_at
         seen.window_bytes.append(link.counters()["up_received"] - before)
         first = False

@@ -27,7 +27,8 @@ from typing import Any
 
 from agent.context import AgentContext
 from agent.delivery.feed import apply_pending, store_events
-from agent.delivery.sync import BUNDLE_EXPORTED_KEY, ordered_deliverable, purge_due
+from agent.delivery.dossier_upload import BUNDLE_EXPORTED_KEY
+from agent.delivery.sync import ordered_deliverable, purge_due
 from agent.errors import InputError, StorageError
 from agent.ops.audit import audit_event
 from agent.outbox.ids import utc_timestamp

@@ -245,7 +245,17 @@ class HubClient:
 
     # -- uploads (tus) ------------------------------------------------------------
     def create_upload(self, length: int, sha256: str, name: str) -> str:
-        return self._tus(lambda: self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name}))
+        def create() -> str:
+            return self.tus.create(self.url("/v1/uploads"), length, {"sha256": sha256, "filename": name})
+
+        try:
+            return self._tus(create)
+        except HubUnreachable:
+            if not self.recovered():
+                raise
+            # abandoned as stuck while the hub answered: once more on the probe's fresh connection
+            # (an upload the lost answer may have created expires unused)
+            return self._tus(create)
 
     def list_own_uploads(self) -> dict[str, Any] | None:
         """This device's unfinished uploads at the hub (GET /v1/uploads?mine=1): {"uploads": [{id, url, sha256,

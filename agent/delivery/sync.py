@@ -17,38 +17,51 @@ For each dossier:
   4. verify the receipt against the pinned hub key and our manifest hash, store it;
   5. purge local payload once the retention period has passed.
 The link failing stops the pass (the rest would fail too); a refusal of one
-dossier moves it to the rejected lane and the pass goes on. The hub's upload
-quota refusing a creation clears this desk's own abandoned uploads and retries
-once (agent.delivery.upload_quota); if it is still full, the pass creates no
-more uploads and reports it (`upload_quota`, `retry_after`).
+dossier moves it to the rejected lane and the pass goes on. Steps 1–2 of the next
+dossier and 3–4 of the previous one overlap the current one's bytes, so the link
+does not idle between dossiers (agent.delivery.dossier_upload).
+The hub's upload quota refusing a creation clears this desk's own abandoned
+uploads and retries once (agent.delivery.upload_quota); if it is still full,
+the pass creates no more uploads and reports it (`upload_quota`, `retry_after`).
 """
 from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, TypeVar
 
 import requests
 
 from agent.context import AgentContext
 from agent.crashpoints import crash_point
+from agent.delivery.dossier_upload import (
+    GONE_LIMIT,
+    CountingChunks,
+    Sender,
+    Transfer,
+    commit,
+    open_upload,
+    prepare,
+    send,
+    settle,
+)
 from agent.delivery.envelopes import send_envelopes
 from agent.delivery.feed import try_pull_feed
-from agent.delivery.upload_quota import create_upload
 from agent.errors import DeviceNotAuthorised, DossierRefused, HubError, HubUnreachable, UploadQuotaFull
 from agent.ops.audit import audit_event
 from agent.ops.metrics import record_sync_result
 from agent.outbox.store import Dossier
-from agent.sealing.at_rest import manifest_for_transport
 from sync_protocol.chunking import ChunkPolicy
-from sync_protocol.errors import ObjectCorrupt, ProtocolError, UploadGone, UploadTransportError
+from sync_protocol.errors import ProtocolError, UploadGone, UploadTransportError
 from sync_protocol.receipt import verify_receipt
 from sync_protocol.signed_document import Envelope
 from sync_protocol.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("motcua.agent.sync")
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,17 +98,7 @@ class SyncReport:
                 "retry_after": self.retry_after}
 
 
-class ReceiptInvalid(HubError):
-    """The hub answered a commit with a receipt that does not verify: keep everything, retry later."""
-
-
-class TurnOver(Exception):
-    """Raised from the progress callback when a dossier has used its fair share of the link."""
-
-
 LINK_STATE_KEY = "link:chunker"
-#: device_state key: when the last USB bundle was exported (agent.delivery.bundles)
-BUNDLE_EXPORTED_KEY = "bundle:exported_at"
 
 
 @dataclass
@@ -107,7 +110,9 @@ class LinkState:
     @classmethod
     def load(cls, ctx: AgentContext) -> "LinkState":
         largest = max(16 * 1024, int(ctx.config.settings.chunk_size))
-        policy = ChunkPolicy(max_size=largest, initial_size=min(largest, 64 * 1024), min_size=min(largest, 16 * 1024))
+        # start at the smallest chunk and let it grow with measured throughput: a first chunk sized for a good
+        # link does not fit in a short window of a bad one and is lost whole
+        policy = ChunkPolicy(max_size=largest, initial_size=min(largest, 16 * 1024), min_size=min(largest, 16 * 1024))
         try:
             policy.restore(json.loads(ctx.outbox.get_state(LINK_STATE_KEY, "{}") or "{}"))
         except ValueError:
@@ -161,46 +166,11 @@ def sync_once(ctx: AgentContext, on_progress: Callable[[str, int, int], None] | 
     # Status events first (and so right after every reconnect). If the hub is away, the first
     # dossier finds out too and ends the pass, recording the attempt on that dossier.
     try_pull_feed(ctx)
-    turns: dict[str, int] = {}
-    finished: set[str] = set()
-    while report.unreachable is None:
-        if between is not None:
-            between()  # e.g. seal dossiers captured meanwhile, so urgent ones join this pass
-        queue = [d for d in ordered_deliverable(ctx) if d.id not in finished]
-        if not queue:
-            break
-        dossier = min(queue, key=lambda d: turns.get(d.id, 0))  # first in priority among the least served
-        budget = link.chunker.budget_bytes(ctx.config.settings.fair_share_seconds) if len(queue) > 1 else None
-        try:
-            if deliver_dossier(ctx, dossier, report, on_progress, link=link, budget=budget):
-                finished.add(dossier.id)
-            else:
-                turns[dossier.id] = turns.get(dossier.id, 0) + 1
-        except DossierRefused as exc:
-            finished.add(dossier.id)
-            ctx.outbox.mark_rejected(dossier.id, f"{exc.message_vi} / {exc.message_en}")
-            report.rejected.append(dossier.code)
-            audit_event(ctx, "dossier.rejected", dossier.id, code=exc.code)
-            log.warning("rejected dossier=%s code=%s", dossier.id, exc.code)
-        except UploadQuotaFull as exc:  # the rest may still commit or resume; nothing new is created (no request)
-            finished.add(dossier.id)
-            ctx.outbox.record_failure(dossier.id, exc.message_en)
-            report.failed.append(dossier.code)
-        except HubUnreachable as exc:
-            ctx.outbox.record_failure(dossier.id, exc.message_en)
-            report.failed.append(dossier.code)
-            report.unreachable = exc.message_en
-            report.link_down = _is_link_failure(exc)
-            log.warning("hub_unreachable dossier=%s error=%s", dossier.id, exc.message_en)
-        except DeviceNotAuthorised as exc:
-            ctx.outbox.record_failure(dossier.id, exc.message_en)
-            link.save(ctx)
-            raise
-        except HubError as exc:
-            finished.add(dossier.id)
-            ctx.outbox.record_failure(dossier.id, exc.message_en)
-            report.failed.append(dossier.code)
-            log.warning("sync_failed dossier=%s error=%s", dossier.id, exc.message_en)
+    sender = Sender()
+    try:
+        _deliver_queue(ctx, report, link, sender, on_progress, between)
+    finally:
+        sender.close()
     if report.unreachable is None:
         send_envelopes(ctx, report, lambda sha, size, name, label: upload_blob(ctx, sha, size, name, report, link,
                                                                              label=label))
@@ -212,77 +182,97 @@ def sync_once(ctx: AgentContext, on_progress: Callable[[str, int, int], None] | 
     return report
 
 
+def _deliver_queue(ctx: AgentContext, report: SyncReport, link: LinkState, sender: Sender,
+                   on_progress: Callable[[str, int, int], None] | None, between: Callable[[], object] | None) -> None:
+    """Deliver the queue as a pipeline (agent.delivery.dossier_upload): prepare the next dossier while the
+    sender carries this one's bytes, start the next one's bytes as soon as these are acknowledged, then
+    commit this one while they flow."""
+    turns: dict[str, int] = {}
+    finished: set[str] = set()
+    gone: dict[str, int] = {}
+    flight: tuple[Transfer, Future] | None = None
+    while True:
+        nxt: Transfer | None = None
+        if report.unreachable is None:
+            if between is not None:
+                between()  # e.g. seal dossiers captured meanwhile, so urgent ones join this pass
+            busy = flight[0].dossier.id if flight else None
+            queue = [d for d in ordered_deliverable(ctx) if d.id not in finished and d.id != busy]
+            if queue:
+                dossier = min(queue, key=lambda d: turns.get(d.id, 0))  # first in priority among the least served
+                shared = len(queue) + (flight is not None) > 1
+                budget = link.chunker.budget_bytes(ctx.config.settings.fair_share_seconds) if shared else None
+                nxt = _attempt(ctx, report, link, finished, dossier, lambda: prepare(ctx, dossier, budget, report, link.chunker))
+                if nxt is None and report.unreachable is None and flight is None:
+                    continue  # refused or failed: on to the next one
+        if flight is None and nxt is None:
+            return
+        done, flight = flight, None
+        if done is not None:
+            all_there = _attempt(ctx, report, link, finished, done[0].dossier,
+                                 lambda: settle(ctx, done[0], done[1], report, gone))
+        if nxt is not None and report.unreachable is None:
+            flight = nxt, sender.start(lambda t=nxt: send(ctx, t, link.chunker, on_progress))
+        if done is None:
+            continue
+        if all_there:  # all its bytes are at the hub: commit, even if the next one's preparation just failed
+            finished.add(done[0].dossier.id)
+            _attempt(ctx, report, link, finished, done[0].dossier, lambda: commit(ctx, done[0].dossier, report))
+        elif all_there is False:
+            turns[done[0].dossier.id] = turns.get(done[0].dossier.id, 0) + 1
+
+
+def _attempt(ctx: AgentContext, report: SyncReport, link: LinkState, finished: set[str], dossier: Dossier,
+             step: Callable[[], T]) -> T | None:
+    """Run one step of a dossier's delivery; a failure is recorded on that dossier (None is returned).
+    The link failing ends the pass (the rest would fail too); a refusal moves the dossier to the rejected lane."""
+    try:
+        return step()
+    except DossierRefused as exc:
+        finished.add(dossier.id)
+        ctx.outbox.mark_rejected(dossier.id, f"{exc.message_vi} / {exc.message_en}")
+        report.rejected.append(dossier.code)
+        audit_event(ctx, "dossier.rejected", dossier.id, code=exc.code)
+        log.warning("rejected dossier=%s code=%s", dossier.id, exc.code)
+    except UploadQuotaFull as exc:  # the rest may still commit or resume; nothing new is created (no request)
+        finished.add(dossier.id)
+        ctx.outbox.record_failure(dossier.id, exc.message_en)
+        report.failed.append(dossier.code)
+    except HubUnreachable as exc:
+        ctx.outbox.record_failure(dossier.id, exc.message_en)
+        report.failed.append(dossier.code)
+        if report.unreachable is None:
+            report.unreachable = exc.message_en
+            report.link_down = _is_link_failure(exc)
+        log.warning("hub_unreachable dossier=%s error=%s", dossier.id, exc.message_en)
+    except DeviceNotAuthorised as exc:
+        ctx.outbox.record_failure(dossier.id, exc.message_en)
+        link.save(ctx)
+        raise
+    except HubError as exc:
+        finished.add(dossier.id)
+        ctx.outbox.record_failure(dossier.id, exc.message_en)
+        report.failed.append(dossier.code)
+        log.warning("sync_failed dossier=%s error=%s", dossier.id, exc.message_en)
+    return None
+
+
 def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
                     on_progress: Callable[[str, int, int], None] | None = None, *,
                     link: LinkState | None = None, budget: int | None = None) -> bool:
-    """Upload what the hub lacks and commit. Returns False when the dossier's turn
+    """The three steps one after the other, on this thread. Returns False when the dossier's turn
     (`budget` bytes) ran out first — it keeps its place and resumes next turn."""
-    outbox, hub = ctx.outbox, ctx.hub
     link = link or LinkState.load(ctx)
-    sent_before = report.bytes_sent
-    # Nothing of a dossier still 'sealed' was ever sent, and its objects are freshly encrypted (unique): the hub
-    # cannot hold them, so the lookup round trip is skipped. Once 'uploading' (a crash may have left them there),
-    # or if a USB bundle exported since it was sealed may have carried them, the hub is asked.
-    exported_at = outbox.get_state(BUNDLE_EXPORTED_KEY)
-    fresh = dossier.state == "sealed" and (exported_at is None or dossier.updated_at > exported_at)
-    outbox.mark_uploading(dossier.id)
-    for doc in outbox.documents(dossier.id):
-        try:
-            outbox.blobs.verify(doc.sha256)
-        except ObjectCorrupt as exc:
-            raise DossierRefused(f"Tệp {doc.name} trên máy bị hỏng hoặc mất; cần quét lại hồ sơ.",
-                                 f"Local copy of {doc.name} is corrupt or missing: {exc}; rescan the dossier.",
-                                 "local_blob_corrupt") from exc
-        if not fresh and hub.has_object(doc.sha256):
-            outbox.forget_upload(doc.sha256)
-            continue
-        left = None if budget is None else budget - (report.bytes_sent - sent_before)
-        if left is not None and left <= 0:
-            return False
-        try:
-            _upload_object(ctx, dossier, doc.sha256, doc.size, doc.name, report, on_progress, link, left)
-        except TurnOver:
-            return False
-    with outbox.transaction() as conn:
-        conn.execute("UPDATE dossiers SET uploaded_at=COALESCE(uploaded_at, ?) WHERE id=?",
-                     (format_utc(), dossier.id))
-    crash_point("after_upload")
-    answer = hub.commit(*manifest_for_transport(dossier.signed_manifest or ""))
-    crash_point("after_commit_sent")
+    transfer = prepare(ctx, dossier, budget, report, link.chunker)
+    outcome: Future = Future()
     try:
-        receipt = verify_receipt(Envelope.from_dict(answer), ctx.hub_key, dossier.manifest_hash)
-    except ProtocolError as exc:
-        raise ReceiptInvalid("Biên nhận của trung tâm không hợp lệ; giữ nguyên hồ sơ.",
-                             f"The hub's receipt does not verify against the pinned key: {exc}; keeping the dossier.",
-                             "Báo quản trị viên / tell the administrator") from exc
-    outbox.mark_committed(dossier.id, json.dumps(answer, ensure_ascii=False), receipt.hub_sequence)
-    report.committed.append(dossier.code)
-    audit_event(ctx, "dossier.committed", dossier.id, hub_sequence=receipt.hub_sequence, manifest=dossier.manifest_hash)
-    log.info("committed dossier=%s hub_seq=%d", dossier.id, receipt.hub_sequence)
+        outcome.set_result(send(ctx, transfer, link.chunker, on_progress))
+    except Exception as exc:  # noqa: BLE001 - handed to settle, which records and re-raises it
+        outcome.set_exception(exc)
+    if not settle(ctx, transfer, outcome, report, {}):
+        return False
+    commit(ctx, dossier, report)
     return True
-
-
-def _upload_object(ctx: AgentContext, dossier: Dossier, sha256: str, size: int, name: str, report: SyncReport,
-                   on_progress: Callable[[str, int, int], None] | None, link: LinkState,
-                   budget: int | None = None) -> None:
-    """Create or resume one tus upload. Raises TurnOver once `budget` bytes were acknowledged."""
-    first_chunk_seen = False
-    chunks = _CountingChunks(link.chunker)
-
-    def progress(offset: int, length: int) -> None:
-        nonlocal first_chunk_seen
-        if not first_chunk_seen:
-            first_chunk_seen = True
-            crash_point("after_first_chunk")
-        if on_progress:
-            on_progress(dossier.code, offset, length)
-        if budget is not None and offset < length and chunks.acknowledged >= budget:
-            raise TurnOver()
-
-    try:
-        _send_object(ctx, dossier.code, sha256, size, name, report, chunks, progress)
-    finally:
-        report.bytes_sent += chunks.acknowledged
 
 
 def upload_blob(ctx: AgentContext, sha256: str, size: int, name: str, report: SyncReport, link: LinkState,
@@ -294,58 +284,24 @@ def upload_blob(ctx: AgentContext, sha256: str, size: int, name: str, report: Sy
     if ctx.hub.has_object(sha256):
         ctx.outbox.forget_upload(sha256)
         return
-    chunks = _CountingChunks(link.chunker)
+    chunks = CountingChunks(link.chunker)
     try:
-        _send_object(ctx, label, sha256, size, name, report, chunks, lambda offset, length: None)
+        for _ in range(GONE_LIMIT):  # a second round only if the hub forgot the upload
+            job = open_upload(ctx, sha256, size, name, report, chunks.policy)
+            if job is None:  # finished while clearing the hub's upload quota
+                return
+            try:
+                with ctx.outbox.blobs.open(sha256) as stream:
+                    result = ctx.hub.upload(job.url, stream, size, chunks, None, job.known_offset)
+            except UploadGone:
+                ctx.outbox.forget_upload(sha256)
+                continue
+            if result.started_at_offset:
+                report.resumed_from[label] = result.started_at_offset
+            ctx.outbox.forget_upload(sha256)
+            return
     finally:
         report.bytes_sent += chunks.acknowledged
-
-
-class _CountingChunks:
-    """Forwards chunk feedback to the link's policy and counts acknowledged bytes."""
-
-    def __init__(self, policy: ChunkPolicy):
-        self.policy = policy
-        self.acknowledged = 0
-
-    def size(self) -> int:
-        return self.policy.size()
-
-    def __call__(self) -> int:
-        return self.policy.size()
-
-    def record_success(self, nbytes: int, seconds: float) -> None:
-        self.acknowledged += nbytes
-        self.policy.record_success(nbytes, seconds)
-
-    def record_failure(self) -> None:
-        self.policy.record_failure()
-
-
-def _send_object(ctx: AgentContext, label: str, sha256: str, size: int, name: str, report: SyncReport,
-                 chunks: _CountingChunks, progress: Callable[[int, int], None]) -> None:
-    outbox, hub = ctx.outbox, ctx.hub
-
-    for _ in range(2):  # a second round only if the hub forgot the upload
-        url = outbox.upload_url(sha256)
-        known_offset = None  # an upload from an earlier pass: ask the hub how far it got
-        if url is None:
-            url = create_upload(ctx, sha256, size, name, report, chunks.policy)
-            if url is None:  # finished while clearing the hub's upload quota (an upload the outbox had lost)
-                return
-            crash_point("after_upload_create")
-            outbox.set_upload_url(sha256, url, size)
-            known_offset = 0  # just created: no need to ask
-        try:
-            with outbox.blobs.open(sha256) as stream:
-                result = hub.upload(url, stream, size, chunks, progress, known_offset)
-        except UploadGone:
-            outbox.forget_upload(sha256)
-            continue
-        if result.started_at_offset:
-            report.resumed_from[label] = result.started_at_offset
-        outbox.forget_upload(sha256)
-        return
     raise HubUnreachable("Trung tâm liên tục mất phiên tải lên.", "The hub keeps losing the upload.")
 
 

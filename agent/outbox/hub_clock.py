@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -55,8 +56,13 @@ class ClockRecorder:
     def __init__(self, outbox: "Outbox"):
         self.outbox = outbox
         self.kept = known_offset(outbox)
+        # the outbox's SQLite connection belongs to the thread that opened it; a measurement made on
+        # another thread (the sync's sender, agent.delivery.dossier_upload) waits for the next one here
+        self._owner = threading.get_ident()
 
     def offer(self, measured: ClockOffset) -> None:
+        if threading.get_ident() != self._owner:
+            return
         chosen = better(self.kept, measured)
         if chosen is self.kept:
             return
