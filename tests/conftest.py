@@ -155,6 +155,15 @@ def assert_clean_failure(result: subprocess.CompletedProcess, *expected: str, ex
 
 
 @pytest.fixture
+def sane_test_backend(tmp_path: Path) -> dict[str, str]:
+    """Environment for SANE's test backend: virtual scanners scanning test patterns, no hardware."""
+    config = tmp_path / "sane.d"
+    config.mkdir()
+    (config / "dll.conf").write_text("test\n")
+    return {"SANE_CONFIG_DIR": str(config)}
+
+
+@pytest.fixture
 def no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
     """Capture without the OCR text layer (here and in CLI subprocesses): for tests about something else."""
     monkeypatch.setenv("MOTCUA_OCR", "off")

@@ -34,14 +34,6 @@ def scans(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def sane_env(tmp_path) -> dict[str, str]:
-    config = tmp_path / "sane"
-    config.mkdir()
-    (config / "dll.conf").write_text("test\n")
-    return {"SANE_CONFIG_DIR": str(config)}
-
-
 def cover_png(ctx, tmp_path: Path, procedure: str) -> tuple[str, Path]:
     info = print_cover_sheet(ctx, procedure, "postal", tmp_path / f"cover-{procedure}.pdf")
     path = synthetic.save(render_cover(DOSSIER, info["code"]), tmp_path / f"cover-{info['code']}.png")
@@ -88,35 +80,35 @@ def test_unreadable_cover_holds_the_stack_and_queues_nothing(agent, agent_home, 
         capture_files(agent, [scans / "form.png"])  # no cover and no procedure: held, not guessed
 
 
-def test_sane_batch_survives_a_paper_jam_and_continues(agent, sane_env):
+def test_sane_batch_survives_a_paper_jam_and_continues(agent, sane_test_backend):
     grid = ("--test-picture=Grid",)
     first = scan(agent, ScanSettings(device="test", resolution=75, batch_count=2, options=grid),
-                 procedure_code="2.000815", more=True, env=sane_env)
+                 procedure_code="2.000815", more=True, env=sane_test_backend)
     assert first.pages_scanned == 2 and not first.finished
     with pytest.raises(ScanStopped) as jam:
         scan(agent, ScanSettings(device="test", resolution=75, batch_count=2,
                                  options=grid + ("--read-return-value=SANE_STATUS_JAMMED",)),
-             continue_batch=first.batch_id, env=sane_env)
+             continue_batch=first.batch_id, env=sane_test_backend)
     assert jam.value.status == "JAMMED" and jam.value.pages == 2
     assert "kẹt giấy" in jam.value.message_vi and f"--continue {first.batch_id}" in jam.value.hint
     assert [b["pages"] for b in open_batches(agent)] == [2]
     assert agent.outbox.list() == []
     done = scan(agent, ScanSettings(device="test", resolution=75, batch_count=1, options=grid),
-                continue_batch=first.batch_id, env=sane_env)
+                continue_batch=first.batch_id, env=sane_test_backend)
     assert done.finished and [d.page_count for d in done.stack.dossiers] == [3]
     assert open_batches(agent) == []  # scans deleted once queued
 
 
-def test_scan_cli_reports_cover_open_and_missing_scanner(agent, agent_home, sane_env):
+def test_scan_cli_reports_cover_open_and_missing_scanner(agent, agent_home, sane_test_backend):
     cover_open = run_motcua("scan", "-d", "test", "--resolution", "50", "--batch-count", "1", "--procedure",
                             "1.001193", "--device-option=--read-return-value=SANE_STATUS_COVER_OPEN", "--json",
-                            home=agent_home, env=sane_env)
+                            home=agent_home, env=sane_test_backend)
     assert cover_open.returncode == 1 and "Traceback" not in cover_open.stderr
     error = json.loads(cover_open.stdout)
     assert error["status"] == "COVER_OPEN" and "nắp" in error["message_vi"]
-    missing = run_motcua("scan", "-d", "nosuch", "--procedure", "1.001193", home=agent_home, env=sane_env)
+    missing = run_motcua("scan", "-d", "nosuch", "--procedure", "1.001193", home=agent_home, env=sane_test_backend)
     assert missing.returncode == 1 and "không tìm thấy máy quét" in missing.stderr
-    listed = run_motcua("scan", "--list-devices", "--json", home=agent_home, env=sane_env)
+    listed = run_motcua("scan", "--list-devices", "--json", home=agent_home, env=sane_test_backend)
     assert any(d["device"].startswith("test") for d in json.loads(listed.stdout))
 
 

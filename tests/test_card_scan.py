@@ -35,15 +35,6 @@ PERSONAL = ("079190001234", "272345678", "Nguyễn", "Tuyết", "Phước Lợi"
 
 
 @pytest.fixture
-def sane_backend(tmp_path: Path) -> dict[str, str]:
-    """SANE's test backend (virtual scanners, no hardware): it scans test patterns, never a card."""
-    config = tmp_path / "sane.d"
-    config.mkdir()
-    (config / "dll.conf").write_text("test\n")
-    return {"SANE_CONFIG_DIR": str(config)}
-
-
-@pytest.fixture
 def desk(tmp_path: Path):
     ctx = AgentContext.open(tmp_path / "desk")
     yield ctx
@@ -55,15 +46,15 @@ def _no_personal_data(text: str) -> None:
         assert item not in text, item
 
 
-def test_flatbed_scan_runs_scanimage_and_says_no_qr_on_the_test_pattern(desk, sane_backend, caplog):
+def test_flatbed_scan_runs_scanimage_and_says_no_qr_on_the_test_pattern(desk, sane_test_backend, caplog):
     caplog.set_level("DEBUG")
     key = intake_forms.new_form(desk, "lan")
-    image = scan_card_image(desk, sane_backend)  # the real path: scanimage on test:0, the card corner only
+    image = scan_card_image(desk, sane_test_backend)  # the real path: scanimage on test:0, the card corner only
     with Image.open(io.BytesIO(image)) as scanned:
         width, height = scanned.size
     assert abs(width - 1063) <= 2 and abs(height - 709) <= 2  # 90 x 60 mm at 300 dpi: the card corner
     with pytest.raises(CardUnreadable) as exc:
-        scan_and_fill(desk, form_key=key, username="lan", env=sane_backend)
+        scan_and_fill(desk, form_key=key, username="lan", env=sane_test_backend)
     assert "Không thấy mã QR" in exc.value.message_vi and "No QR found" in exc.value.message_en
     assert "nhập tay" in exc.value.message_vi
     assert not any((desk.config.home / "card_scan").iterdir())  # the scan is not kept

@@ -6,21 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from agent.ops.doctor import FAIL, OK, WARN, Check, _Hub, check_clock, check_disk, run_doctor
 
 from .conftest import run_motcua
 from .fixtures_servers import quick_dossier
-
-
-@pytest.fixture
-def sane_test_backend(tmp_path: Path) -> dict[str, str]:
-    """SANE's test backend: two virtual scanners, no hardware."""
-    config = tmp_path / "sane.d"
-    config.mkdir()
-    (config / "dll.conf").write_text("test\n")
-    return {"SANE_CONFIG_DIR": str(config)}
 
 
 def _doctor(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, dict]]:

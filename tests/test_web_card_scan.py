@@ -18,12 +18,9 @@ SUBMIT = "Tiếp nhận và niêm phong"
 
 
 @pytest.fixture
-def sane_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def sane_backend(sane_test_backend: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """SANE's test backend for the `motcua ui` process (set before `ui` starts it)."""
-    config = tmp_path / "sane.d"
-    config.mkdir()
-    (config / "dll.conf").write_text("test\n")
-    monkeypatch.setenv("SANE_CONFIG_DIR", str(config))
+    monkeypatch.setenv("SANE_CONFIG_DIR", sane_test_backend["SANE_CONFIG_DIR"])
 
 
 def _drop(agent, inbox: Path, name: str, image: bytes) -> None:
