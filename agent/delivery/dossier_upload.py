@@ -188,8 +188,13 @@ def settle(ctx: AgentContext, transfer: Transfer, outcome: Future, report, gone:
         ctx.outbox.forget_upload(transfer.current or "")
         gone[transfer.dossier.id] = gone.get(transfer.dossier.id, 0) + 1
         if gone[transfer.dossier.id] >= GONE_LIMIT:
-            raise HubUnreachable("Trung tâm liên tục mất phiên tải lên.", "The hub keeps losing the upload.") from None
+            raise uploads_keep_vanishing() from None
         return False
+
+
+def uploads_keep_vanishing() -> HubUnreachable:
+    """The hub forgot this object's upload GONE_LIMIT times in one pass: treat it as a failing link."""
+    return HubUnreachable("Trung tâm liên tục mất phiên tải lên.", "The hub keeps losing the upload.")
 
 
 def commit(ctx: AgentContext, dossier: Dossier, report) -> None:  # type: ignore[no-untyped-def]

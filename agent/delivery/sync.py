@@ -47,6 +47,7 @@ from agent.delivery.dossier_upload import (
     prepare,
     send,
     settle,
+    uploads_keep_vanishing,
 )
 from agent.delivery.envelopes import send_envelopes
 from agent.delivery.feed import try_pull_feed
@@ -202,7 +203,8 @@ def _deliver_queue(ctx: AgentContext, report: SyncReport, link: LinkState, sende
                 dossier = min(queue, key=lambda d: turns.get(d.id, 0))  # first in priority among the least served
                 shared = len(queue) + (flight is not None) > 1
                 budget = link.chunker.budget_bytes(ctx.config.settings.fair_share_seconds) if shared else None
-                nxt = _attempt(ctx, report, link, finished, dossier, lambda: prepare(ctx, dossier, budget, report, link.chunker))
+                nxt = _attempt(ctx, report, link, finished, dossier,
+                               lambda: prepare(ctx, dossier, budget, report, link.chunker))
                 if nxt is None and report.unreachable is None and flight is None:
                     continue  # refused or failed: on to the next one
         if flight is None and nxt is None:
@@ -257,24 +259,6 @@ def _attempt(ctx: AgentContext, report: SyncReport, link: LinkState, finished: s
     return None
 
 
-def deliver_dossier(ctx: AgentContext, dossier: Dossier, report: SyncReport,
-                    on_progress: Callable[[str, int, int], None] | None = None, *,
-                    link: LinkState | None = None, budget: int | None = None) -> bool:
-    """The three steps one after the other, on this thread. Returns False when the dossier's turn
-    (`budget` bytes) ran out first — it keeps its place and resumes next turn."""
-    link = link or LinkState.load(ctx)
-    transfer = prepare(ctx, dossier, budget, report, link.chunker)
-    outcome: Future = Future()
-    try:
-        outcome.set_result(send(ctx, transfer, link.chunker, on_progress))
-    except Exception as exc:  # noqa: BLE001 - handed to settle, which records and re-raises it
-        outcome.set_exception(exc)
-    if not settle(ctx, transfer, outcome, report, {}):
-        return False
-    commit(ctx, dossier, report)
-    return True
-
-
 def upload_blob(ctx: AgentContext, sha256: str, size: int, name: str, report: SyncReport, link: LinkState,
                 label: str) -> None:
     """Make the hub hold one local blob (skip it if it does), resuming any earlier upload.
@@ -302,7 +286,7 @@ def upload_blob(ctx: AgentContext, sha256: str, size: int, name: str, report: Sy
             return
     finally:
         report.bytes_sent += chunks.acknowledged
-    raise HubUnreachable("Trung tâm liên tục mất phiên tải lên.", "The hub keeps losing the upload.")
+    raise uploads_keep_vanishing()
 
 
 def purge_due(ctx: AgentContext, now: datetime | None = None) -> list[str]:

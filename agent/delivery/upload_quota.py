@@ -91,9 +91,7 @@ def _quota_still_full(report: QuotaReport, exc: UploadQuotaFull) -> NoReturn:
 
 def needed_blobs(ctx: AgentContext) -> set[str]:
     """Blobs still to be delivered: documents of queued dossiers and blobs of unsent envelopes."""
-    rows = ctx.outbox.conn.execute("SELECT d.sha256 FROM documents d JOIN dossiers x ON x.id=d.dossier_id"
-                                   " WHERE x.state IN ('sealed','uploading')")
-    needed = {sha for (sha,) in rows}
+    needed = ctx.outbox.queued_blobs()
     for job in envelope_jobs():
         needed.update(b.sha256 for e in job.pending(ctx) for b in e.blobs)
     return needed
@@ -111,8 +109,7 @@ def free_upload_quota(ctx: AgentContext, chunks: ChunkFeedback, wanted_size: int
     room), HubUnreachable when the link fails."""
     outbox, hub = ctx.outbox, ctx.hub
     needed = needed_blobs(ctx)
-    recorded = {sha: (url, length) for sha, url, length in
-                outbox.conn.execute("SELECT sha256, url, length FROM uploads")}
+    recorded = outbox.recorded_uploads()
     for sha, (url, _) in list(recorded.items()):
         if sha not in needed:
             _terminate(ctx, url, freed)

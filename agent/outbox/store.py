@@ -390,3 +390,11 @@ class Outbox:
     def forget_upload(self, sha256: str) -> None:
         with self.transaction():
             self.conn.execute("DELETE FROM uploads WHERE sha256=?", (sha256,))
+
+    def recorded_uploads(self) -> dict[str, tuple[str, int]]:
+        return {sha: (url, length) for sha, url, length in self.conn.execute("SELECT sha256, url, length FROM uploads")}
+
+    def queued_blobs(self) -> set[str]:
+        """Blobs of the documents of dossiers still to be delivered (sealed or uploading)."""
+        return {sha for (sha,) in self.conn.execute("SELECT d.sha256 FROM documents d JOIN dossiers x ON x.id ="
+                                                    " d.dossier_id WHERE x.state IN ('sealed','uploading')")}
