@@ -25,7 +25,7 @@ from PIL import Image
 
 from agent.context import AgentContext
 from agent.desk import intake_forms
-from agent.desk.idcard import CardUnreadable, decode_card_image
+from agent.desk.idcard import CardUnreadable, QrUnreadable, decode_card_image
 from agent.errors import InputError
 from scanners.errors import CaptureError
 from scanners.hotfolder import HotFolder
@@ -92,13 +92,11 @@ def fill_from_card_image(ctx: AgentContext, image: bytes, *, form_key: str, user
     needs one, else the image is dropped. CardUnreadable (with what to do) when no CCCD QR is found."""
     try:
         card = decode_card_image(image)
-    except CardUnreadable as exc:
-        if "cannot be read" in exc.message_en:  # the scanner's answer had no readable QR at all
-            raise CardUnreadable("Không thấy mã QR trên bản quét: đặt mặt trước thẻ úp lên góc kính rồi quét lại, "
-                                 "hoặc nhập tay các ô.",
-                                 "No QR found in the scan: put the card's front face down in the corner of the "
-                                 "glass and scan again, or type the fields.") from None
-        raise
+    except QrUnreadable:  # the scanner's answer had no readable QR at all: say how to place the card
+        raise CardUnreadable("Không thấy mã QR trên bản quét: đặt mặt trước thẻ úp lên góc kính rồi quét lại, "
+                             "hoặc nhập tay các ô.",
+                             "No QR found in the scan: put the card's front face down in the corner of the "
+                             "glass and scan again, or type the fields.") from None
     fields = card.form_fields()
     if needs_card_copy(ctx, procedure_code):
         before = {p.name for p in intake_forms.kept_scans(ctx, form_key)}

@@ -21,6 +21,10 @@ class CardUnreadable(InputError):
     """No usable CCCD QR in the image or text; the officer types the fields by hand."""
 
 
+class QrUnreadable(CardUnreadable):
+    """No QR could be read at all: the image itself is unreadable, or holds no readable QR."""
+
+
 @dataclass(frozen=True)
 class CardData:
     citizen_id: str
@@ -73,8 +77,8 @@ def read_qr_texts(image_bytes: bytes) -> list[str]:
         image = Image.open(io.BytesIO(image_bytes))
         image.load()
     except (UnidentifiedImageError, OSError, ValueError):
-        raise CardUnreadable("Tệp ảnh thẻ không đọc được (cần ảnh JPEG/PNG/TIFF).",
-                             "The card image cannot be read (use JPEG/PNG/TIFF).") from None
+        raise QrUnreadable("Tệp ảnh thẻ không đọc được (cần ảnh JPEG/PNG/TIFF).",
+                           "The card image cannot be read (use JPEG/PNG/TIFF).") from None
     found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
     return [b.bytes.decode("utf-8", errors="replace") for b in found if b.valid]
 
@@ -88,5 +92,5 @@ def decode_card_image(image_bytes: bytes) -> CardData:
     if texts:
         raise CardUnreadable("Ảnh có mã QR nhưng không phải mã của thẻ căn cước.",
                              "The image has a QR code, but not a chip ID card's.")
-    raise CardUnreadable("Không đọc được mã QR trên thẻ (mờ, hỏng hoặc bị che). Nhập tay các ô, hoặc quét lại.",
-                         "The card's QR cannot be read (blurred, damaged or covered). Type the fields, or scan again.")
+    raise QrUnreadable("Không đọc được mã QR trên thẻ (mờ, hỏng hoặc bị che). Nhập tay các ô, hoặc quét lại.",
+                       "The card's QR cannot be read (blurred, damaged or covered). Type the fields, or scan again.")
